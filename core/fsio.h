@@ -1,0 +1,24 @@
+/* fsio: durable file writes and small file helpers. */
+#ifndef RMAIL_FSIO_H
+#define RMAIL_FSIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Create or replace dir/name atomically and durably: write ".tmp.NAME"
+ * (O_EXCL, mode), fsync, close, rename over NAME, fsync the directory.
+ * 0, or -1 with errno; on failure nothing is left behind and the old
+ * file, if any, is untouched.
+ */
+int	 fsio_write_atomic(const char *path, const void *data, size_t len,
+	    mode_t mode);
+/* Read a whole file (at most max bytes) into a NUL-terminated allocation.
+ * Returns it and sets *len_r, or NULL with errno (EFBIG past max). */
+char	*fsio_read_file(const char *path, size_t max, size_t *len_r);
+/* mkdir -p with mode for each created component. 0, or -1 with errno. */
+int	 fsio_mkdirs(const char *path, mode_t mode);
+/* fsync a directory by path. */
+int	 fsio_fsync_dir(const char *path);
+
+#endif

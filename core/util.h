@@ -1,0 +1,24 @@
+/* util: allocation that aborts on failure, and small string helpers. */
+#ifndef RMAIL_UTIL_H
+#define RMAIL_UTIL_H
+
+#include <stddef.h>
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+/* printf into a fresh allocation. */
+char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Free *p and set it to NULL. */
+#define FREE_NULL(p) do { free(p); (p) = NULL; } while (0)
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ASCII case-insensitive compare, independent of locale. */
+int	 ascii_casecmp(const char *, const char *);
+int	 ascii_ncasecmp(const char *, const char *, size_t);
+void	 ascii_lower(char *);
+
+#endif
