@@ -1,0 +1,128 @@
+/* rmail: command dispatch, help and version. */
+#include "cmd/cmd.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct command {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*usage;
+	const char	*summary;
+	const char	*help;
+} commands[] = {
+	{ "serve", cmd_serve, "rmail serve [-c PATH]",
+	  "run the mail server in the foreground",
+	  "Binds every configured listener and serves SMTP, submission and IMAP.\n"
+	  "Logs key=value lines to stderr. SIGHUP reloads config, certificates\n"
+	  "and users; SIGTERM or SIGINT stops gracefully.\n" },
+	{ "init", cmd_init,
+	  "rmail init [-c PATH] --domain D --hostname H [--data-dir DIR] [--listen ADDR]\n"
+	  "           [--port-base N] [--admin USER@D --password-stdin] [--non-interactive] [--force]",
+	  "create a config, users file, certificate and data directory",
+	  "Writes the config (default /etc/rmail/rmail.json), the users file, a\n"
+	  "self-signed certificate for the hostname and the data directory layout.\n"
+	  "--listen ADDR binds every service on ADDR; --port-base N puts them at\n"
+	  "N+25, N+587, N+465, N+143 and N+993. Refuses to overwrite without --force.\n" },
+	{ "check-config", cmd_check_config, "rmail check-config [-c PATH]",
+	  "validate the config and users file",
+	  "Loads and validates the config and the users file; prints each error\n"
+	  "with file:line:column and key. Exit 0 when valid, 2 otherwise.\n" },
+	{ "user", cmd_user,
+	  "rmail user add|passwd|del|list [-c PATH] [ADDRESS] [--password-stdin]",
+	  "manage users and passwords",
+	  "add and passwd read the password from stdin with --password-stdin,\n"
+	  "else prompt twice with echo off. A running server picks changes up.\n" },
+	{ "alias", cmd_alias,
+	  "rmail alias add|del|list [-c PATH] [FROM [TO]]",
+	  "manage aliases",
+	  "FROM is an address or @domain (catch-all); TO an address. del without\n"
+	  "TO removes the whole alias. A running server picks changes up.\n" },
+	{ "version", NULL, "rmail version", "print the version", "" },
+	{ "help", NULL, "rmail help [COMMAND]", "show help", "" },
+};
+
+static const struct command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int
+cmd_help(const char *name)
+{
+	const struct command *c;
+
+	if (name == NULL) {
+		printf("rmail %s: a complete mail server for a small domain\n\n"
+		    "usage: rmail COMMAND [ARGS]\n\ncommands:\n", RMAIL_VERSION);
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			printf("  %-14s %s\n", commands[i].name, commands[i].summary);
+		printf("\nThe config path is -c PATH, else $RMAIL_CONFIG, else "
+		    "/etc/rmail/rmail.json.\nRun 'rmail help COMMAND' for details.\n");
+		return 0;
+	}
+	if ((c = find_command(name)) == NULL) {
+		fprintf(stderr, "rmail: unknown command '%s'; run 'rmail help'\n", name);
+		return 2;
+	}
+	printf("usage: %s\n\n%s%s", c->usage, c->summary, *c->help ? "\n\n" : "\n");
+	fputs(c->help, stdout);
+	return 0;
+}
+
+void
+cmd_usage_error(const char *command, const char *fmt, ...)
+{
+	const struct command *c = find_command(command);
+	va_list ap;
+
+	fputs("rmail: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (c != NULL)
+		fprintf(stderr, "usage: %s\n", c->usage);
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *c;
+
+	/* A client hanging up must never kill the server. */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		cmd_help(NULL);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(NULL);
+	if (strcmp(argv[1], "--version") == 0)
+		argv[1] = "version";
+	if ((c = find_command(argv[1])) == NULL) {
+		fprintf(stderr, "rmail: unknown command '%s'\n"
+		    "usage: rmail COMMAND [ARGS]; run 'rmail help'\n", argv[1]);
+		return 2;
+	}
+	if (strcmp(c->name, "version") == 0) {
+		if (argc > 2)
+			cmd_usage_error("version", "unexpected argument '%s'", argv[2]);
+		printf("rmail %s\n", RMAIL_VERSION);
+		return 0;
+	}
+	if (strcmp(c->name, "help") == 0) {
+		if (argc > 3)
+			cmd_usage_error("help", "too many arguments");
+		return cmd_help(argc > 2 ? argv[2] : NULL);
+	}
+	return c->fn(argc - 1, argv + 1);
+}

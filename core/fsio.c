@@ -1,0 +1,166 @@
+/* fsio: durable file writes and small file helpers. */
+#include "core/fsio.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+fsio_fsync_dir(const char *path)
+{
+	int fd, r, saved;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	r = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
+/* Split path into directory (written to dir) and base name. */
+static const char *
+split_path(const char *path, char *dir, size_t dirlen)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+
+	if (slash == NULL) {
+		snprintf(dir, dirlen, ".");
+		return path;
+	}
+	n = (size_t)(slash - path);
+	if (n == 0)
+		n = 1;	/* "/name" */
+	if (n >= dirlen)
+		n = dirlen - 1;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return slash + 1;
+}
+
+int
+fsio_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	const char *base;
+	const char *p = data;
+	int fd = -1, saved;
+
+	base = split_path(path, dir, sizeof(dir));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.tmp.%s", dir, base) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	(void)unlink(tmp);	/* a leftover from a crash */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd == -1)
+		return -1;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fchmod(fd, mode) == -1 || fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	return fsio_fsync_dir(dir);
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+char *
+fsio_read_file(const char *path, size_t max, size_t *len_r)
+{
+	struct stat st;
+	char *data;
+	size_t len = 0;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if ((uint64_t)st.st_size > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	data = xmalloc((size_t)st.st_size + 1);
+	for (;;) {
+		ssize_t n = read(fd, data + len, (size_t)st.st_size - len);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			saved = errno;
+			free(data);
+			close(fd);
+			errno = saved;
+			return NULL;
+		}
+		if (n == 0 || (len += (size_t)n) == (size_t)st.st_size)
+			break;
+	}
+	close(fd);
+	data[len] = '\0';
+	if (len_r != NULL)
+		*len_r = len;
+	return data;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+int
+fsio_mkdirs(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+				return -1;
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return 0;
+}
