@@ -1,0 +1,356 @@
+/*
+ * rmail serve: bind every listener, then run the one loop.
+ *
+ * SIGHUP reloads config, users and certificate as one unit: everything is
+ * loaded and validated first and swapped only if all of it is good, so a
+ * bad edit never takes a running server down. SIGTERM/SIGINT stop
+ * accepting, ask every session to say goodbye, and exit once they are gone
+ * or the grace period ends.
+ */
+#include "cmd/cmd.h"
+#include "config/config.h"
+#include "config/env.h"
+#include "config/users.h"
+#include "core/conn.h"
+#include "core/fsio.h"
+#include "core/listener.h"
+#include "core/log.h"
+#include "core/tls.h"
+#include "core/util.h"
+#include "core/worker.h"
+#include "imap/imap.h"
+#include "smtp/smtp.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+struct server {
+	struct rmail_env	 env;
+	struct listeners	*listeners;
+	struct smtp_server	*smtp[3];	/* smtp, submission, submissions */
+	struct imap_server	*imap[2];	/* imap, imaps */
+	ev_signal		 sigterm, sigint, sighup;
+	ev_timer		 grace;		/* shutdown deadline */
+	ev_timer		 drain;		/* polls for the last connection */
+	char			 pidfile[PATH_MAX];
+	int			 exit_code;
+};
+
+static void
+apply_conf(struct server *srv)
+{
+	const struct conf *cf = srv->env.conf;
+	enum log_level lvl;
+
+	if (log_level_parse(cf->log_level, &lvl) == 0)
+		log_set_level(lvl);
+	listeners_set_limits(srv->listeners, cf->limits.max_connections,
+	    cf->limits.max_connections_per_ip);
+	listeners_set_tls(srv->listeners, srv->env.tls);
+	for (size_t i = 0; i < NELEM(srv->smtp); i++)
+		smtp_server_configure(srv->smtp[i]);
+	for (size_t i = 0; i < NELEM(srv->imap); i++)
+		imap_server_configure(srv->imap[i]);
+}
+
+/* Load everything a reload replaces; NULLs on failure with err set. */
+static int
+load_all(const char *path, struct conf **conf_r, struct users **users_r,
+    struct tls_ctx **tls_r, char *err, size_t errlen)
+{
+	struct conf_error cerr;
+
+	*users_r = NULL;
+	*tls_r = NULL;
+	if ((*conf_r = conf_load(path, &cerr)) == NULL) {
+		snprintf(err, errlen, "%s", cerr.msg);
+		return -1;
+	}
+	if ((*users_r = users_load((*conf_r)->users_file, err, errlen)) == NULL)
+		goto fail;
+	if ((*tls_r = tls_ctx_new((*conf_r)->tls_cert, (*conf_r)->tls_key, err, errlen)) == NULL)
+		goto fail;
+	return 0;
+fail:
+	users_free(users_r);
+	conf_free(conf_r);
+	return -1;
+}
+
+static bool
+same_listeners(const struct conf *a, const struct conf *b)
+{
+	for (int s = 0; s < CONF_SVC_COUNT; s++) {
+		if (a->listen[s].n != b->listen[s].n)
+			return false;
+		for (size_t i = 0; i < a->listen[s].n; i++)
+			if (strcmp(a->listen[s].v[i], b->listen[s].v[i]) != 0)
+				return false;
+	}
+	return true;
+}
+
+static void
+reload(struct server *srv)
+{
+	struct conf *conf;
+	struct users *users;
+	struct tls_ctx *tls;
+	char err[1024];
+
+	if (load_all(srv->env.conf->path, &conf, &users, &tls, err, sizeof(err)) == -1) {
+		log_error(NULL, 0, NULL, "event=reload-failed err=%s "
+		    "msg=\"reload refused; still running the previous configuration\"",
+		    log_q(err));
+		return;
+	}
+	if (!same_listeners(srv->env.conf, conf))
+		log_warn(NULL, 0, NULL, "event=reload msg=\"listen addresses changed; "
+		    "they take effect at the next restart\"");
+	conf_free(&srv->env.conf);
+	users_free(&srv->env.users);
+	tls_ctx_free(&srv->env.tls);	/* live TLS connections keep their own */
+	srv->env.conf = conf;
+	srv->env.users = users;
+	srv->env.tls = tls;
+	apply_conf(srv);
+	log_info(NULL, 0, NULL, "event=reloaded users=%zu", users_count(users));
+}
+
+static void
+say_goodbye(struct conn *c, void *arg)
+{
+	(void)arg;
+	conn_shutdown(c);
+}
+
+static void
+drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *srv = w->data;
+
+	(void)revents;
+	if (listeners_nconns(srv->listeners) == 0 && worker_pending(srv->env.worker) == 0)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *srv = w->data;
+
+	(void)revents;
+	log_warn(NULL, 0, NULL, "event=shutdown msg=\"grace period over\" open=%zu",
+	    listeners_nconns(srv->listeners));
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+shutdown_begin(struct server *srv, int signo)
+{
+	struct ev_loop *loop = srv->env.loop;
+
+	if (srv->env.stopping)
+		return;
+	srv->env.stopping = true;
+	log_info(NULL, 0, NULL, "event=shutdown signal=%s open=%zu",
+	    signo == SIGINT ? "INT" : "TERM", listeners_nconns(srv->listeners));
+	listeners_stop(srv->listeners);
+	listeners_foreach(srv->listeners, say_goodbye, NULL);
+	ev_timer_init(&srv->grace, grace_cb, srv->env.conf->limits.shutdown_grace_secs, 0);
+	srv->grace.data = srv;
+	ev_timer_start(loop, &srv->grace);
+	ev_timer_init(&srv->drain, drain_cb, 0, 0.02);
+	srv->drain.data = srv;
+	ev_timer_start(loop, &srv->drain);
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct server *srv = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (w->signum == SIGHUP)
+		reload(srv);
+	else
+		shutdown_begin(srv, w->signum);
+}
+
+static int
+bind_all(struct server *srv)
+{
+	const struct conf *cf = srv->env.conf;
+	char err[512];
+	size_t n = 0;
+
+	for (int s = 0; s < CONF_SVC_COUNT; s++) {
+		struct listen_service *ls = s <= CONF_SVC_SUBMISSIONS ?
+		    smtp_server_service(srv->smtp[s]) :
+		    imap_server_service(srv->imap[s - CONF_SVC_IMAP]);
+
+		for (size_t i = 0; i < cf->listen[s].n; i++, n++) {
+			if (listeners_add(srv->listeners, ls, cf->listen[s].v[i],
+			    err, sizeof(err)) == -1) {
+				fprintf(stderr, "rmail: %s\n", err);
+				return -1;
+			}
+		}
+	}
+	if (n == 0) {
+		fprintf(stderr, "rmail: %s: no listeners configured\n", cf->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Started as root: become conf->user now that the ports are bound. */
+static int
+drop_privileges(const struct conf *cf)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if (cf->user == NULL) {
+		fprintf(stderr, "rmail: refusing to serve as root: set \"user\" in %s\n",
+		    cf->path);
+		return -1;
+	}
+	if ((pw = getpwnam(cf->user)) == NULL) {
+		fprintf(stderr, "rmail: %s: user \"%s\" does not exist\n", cf->path, cf->user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		fprintf(stderr, "rmail: dropping privileges to %s: %s\n", cf->user,
+		    strerror(errno));
+		return -1;
+	}
+	if (setuid(0) != -1 || geteuid() != pw->pw_uid || getegid() != pw->pw_gid) {
+		fprintf(stderr, "rmail: privilege drop to %s did not hold\n", cf->user);
+		return -1;
+	}
+	log_info(NULL, 0, NULL, "event=privileges-dropped user=%s uid=%u",
+	    log_q(cf->user), (unsigned)pw->pw_uid);
+	return 0;
+}
+
+/* Connections need descriptors: take the hard limit. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int
+write_pidfile(struct server *srv)
+{
+	char line[32];
+	int n;
+
+	snprintf(srv->pidfile, sizeof(srv->pidfile), "%s/rmail.pid", srv->env.conf->data_dir);
+	n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	if (fsio_write_atomic(srv->pidfile, line, (size_t)n, 0644) == -1) {
+		fprintf(stderr, "rmail: %s: %s\n", srv->pidfile, strerror(errno));
+		srv->pidfile[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+static void
+server_free(struct server *srv)
+{
+	struct ev_loop *loop = srv->env.loop;
+
+	if (srv->pidfile[0] != '\0')
+		unlink(srv->pidfile);
+	listeners_free(&srv->listeners);
+	/* Aborted sessions may still wait on password checks. */
+	while (srv->env.worker != NULL && worker_pending(srv->env.worker) > 0)
+		ev_run(loop, EVRUN_ONCE);
+	worker_free(&srv->env.worker);
+	for (size_t i = 0; i < NELEM(srv->smtp); i++)
+		smtp_server_free(&srv->smtp[i]);
+	for (size_t i = 0; i < NELEM(srv->imap); i++)
+		imap_server_free(&srv->imap[i]);
+	tls_ctx_free(&srv->env.tls);
+	users_free(&srv->env.users);
+	conf_free(&srv->env.conf);
+	ev_signal_stop(loop, &srv->sigterm);
+	ev_signal_stop(loop, &srv->sigint);
+	ev_signal_stop(loop, &srv->sighup);
+	ev_timer_stop(loop, &srv->grace);
+	ev_timer_stop(loop, &srv->drain);
+	ev_loop_destroy(loop);
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	struct server srv;
+	const char *cpath = NULL;
+	char err[1024];
+	long ncpu;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			cpath = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			cpath = argv[i] + 9;
+		else
+			cmd_usage_error("serve", "unknown argument '%s'", argv[i]);
+	}
+	memset(&srv, 0, sizeof(srv));
+	if (load_all(conf_default_path(cpath), &srv.env.conf, &srv.env.users,
+	    &srv.env.tls, err, sizeof(err)) == -1) {
+		fprintf(stderr, "rmail: %s\n", err);
+		return 2;
+	}
+	raise_fd_limit();
+	srv.env.loop = ev_default_loop(EVFLAG_AUTO);
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	srv.env.worker = worker_new(srv.env.loop, ncpu < 2 ? 2 : (int)(ncpu > 8 ? 8 : ncpu));
+	(void)users_dummy_hash();	/* computed now, not during the first login */
+	srv.listeners = listeners_new(srv.env.loop);
+	for (int s = 0; s <= CONF_SVC_SUBMISSIONS; s++)
+		srv.smtp[s] = smtp_server_new(&srv.env, (enum conf_service)s);
+	for (int s = CONF_SVC_IMAP; s <= CONF_SVC_IMAPS; s++)
+		srv.imap[s - CONF_SVC_IMAP] = imap_server_new(&srv.env, (enum conf_service)s);
+	apply_conf(&srv);
+	srv.exit_code = 0;
+	if (bind_all(&srv) == -1 || drop_privileges(srv.env.conf) == -1 ||
+	    write_pidfile(&srv) == -1) {
+		server_free(&srv);
+		return 1;
+	}
+	ev_signal_init(&srv.sigterm, signal_cb, SIGTERM);
+	ev_signal_init(&srv.sigint, signal_cb, SIGINT);
+	ev_signal_init(&srv.sighup, signal_cb, SIGHUP);
+	srv.sigterm.data = srv.sigint.data = srv.sighup.data = &srv;
+	ev_signal_start(srv.env.loop, &srv.sigterm);
+	ev_signal_start(srv.env.loop, &srv.sigint);
+	ev_signal_start(srv.env.loop, &srv.sighup);
+	log_info(NULL, 0, NULL, "event=ready version=%s pid=%ld config=%s",
+	    RMAIL_VERSION, (long)getpid(), log_q(srv.env.conf->path));
+	ev_run(srv.env.loop, 0);
+	log_info(NULL, 0, NULL, "event=stopped");
+	server_free(&srv);
+	return srv.exit_code;
+}

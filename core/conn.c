@@ -1,0 +1,692 @@
+/*
+ * conn: one client connection on the loop.
+ *
+ * Every event runs conn_pump(): handshake if one is under way, read what
+ * the socket has (bounded), hand buffered input to the protocol, write what
+ * is queued, then recompute the watcher's interest from the buffers' state
+ * (sniproxy's reactivate_watcher). Work that happens outside an I/O
+ * callback (a worker finished, output queued from a timer) feeds the
+ * watcher an EV_CUSTOM event, so all socket work funnels through the pump.
+ */
+#include "core/conn.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/net.h"
+#include "core/tls.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK	16384
+#define READ_BUDGET	(256 * 1024)	/* per callback, for fairness */
+#define OUT_HIGH	(64 * 1024)	/* stop taking input above this */
+#define CLOSE_SECS	5.0		/* flush + linger bound */
+#define LINGER_SECS	2.0
+
+enum conn_state {
+	CS_HANDSHAKE,		/* TLS handshake running (implicit or STARTTLS) */
+	CS_OPEN,		/* exchanging protocol data */
+	CS_STARTTLS_FLUSH,	/* writing the last plaintext reply before TLS */
+	CS_CLOSING,		/* conn_close(FLUSH): writing what is queued */
+	CS_LINGER,		/* write side shut; draining input until EOF */
+	CS_CLOSED,		/* socket closed; waiting for the last unref */
+};
+
+struct conn {
+	ev_io			 io;
+	ev_timer		 timer;
+	struct ev_loop		*loop;
+	int			 fd;
+	struct ssl_st		*ssl;
+	enum conn_state		 state;
+	struct buf		 in;	/* max = line_max */
+	struct buf		 out;	/* max = out_max */
+	unsigned		 refs;
+	unsigned		 timeout_secs;
+	uint64_t		 consumed;	/* input bytes handed out, for progress */
+	bool			 paused;
+	bool			 skipping;	/* dropping the rest of a too-long line */
+	bool			 in_cb;		/* inside conn_pump */
+	bool			 eof;		/* peer finished sending */
+	bool			 read_more;	/* stopped reading with data left */
+	bool			 tls_want_write;	/* handshake/read needs writable */
+	bool			 tls_want_read;		/* handshake/write needs readable */
+	const struct conn_proto	*proto;
+	void			*ctx;
+	void			(*close_hook)(struct conn *, void *);
+	void			*close_arg;
+	uint32_t		 id;
+	const char		*svc;
+	struct sockaddr_storage	 peer;
+	char			 ip[NET_IPSTRLEN];
+};
+
+static void conn_pump(struct conn *, int revents);
+
+static uint32_t
+next_id(void)
+{
+	static uint32_t id;
+
+	if (id == 0)
+		id = (uint32_t)time(NULL) * 2654435761u | 1;
+	return ++id;
+}
+
+static void
+conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	conn_pump(w->data, revents);
+}
+
+static void
+conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	conn_ref(c);
+	switch (c->state) {
+	case CS_OPEN:
+		log_info(c->svc, c->id, c->ip, "event=timeout");
+		if (c->proto != NULL && c->proto->on_timeout != NULL)
+			c->proto->on_timeout(c, c->ctx);
+		else
+			conn_close(c, CONN_CLOSE_ABORT, "timeout");
+		break;
+	case CS_HANDSHAKE:
+		conn_close(c, CONN_CLOSE_ABORT, "tls handshake timeout");
+		break;
+	default:
+		conn_close(c, CONN_CLOSE_ABORT, "close timeout");
+		break;
+	}
+	if (c->state != CS_CLOSED)
+		conn_pump(c, EV_CUSTOM);
+	conn_unref(&c);
+}
+
+/* Run the pump soon, from the loop, unless we are inside it already. */
+static void
+conn_kick(struct conn *c)
+{
+	if (!c->in_cb && c->state != CS_CLOSED)
+		ev_feed_event(c->loop, &c->io, EV_CUSTOM);
+}
+
+struct conn *
+conn_new(struct ev_loop *loop, int fd, const struct sockaddr *peer,
+    const char *svc, const struct conn_opts *o)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->loop = loop;
+	c->fd = fd;
+	c->refs = 1;	/* the socket's own reference */
+	c->id = next_id();
+	c->svc = svc;
+	memcpy(&c->peer, peer, peer->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	net_ip_str(peer, c->ip);
+	buf_init(&c->in, o->line_max);
+	buf_init(&c->out, o->out_max);
+	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
+	c->io.data = c;
+	ev_init(&c->timer, conn_timer_cb);
+	c->timer.data = c;
+	c->timeout_secs = o->timeout_secs;
+	if (o->tls != NULL) {
+		c->ssl = tls_accept_new(o->tls, fd);
+		c->state = CS_HANDSHAKE;
+	} else {
+		c->state = CS_OPEN;
+	}
+	ev_io_start(loop, &c->io);
+	if (c->timeout_secs > 0) {
+		c->timer.repeat = c->timeout_secs;
+		ev_timer_again(loop, &c->timer);
+	}
+	return c;
+}
+
+void
+conn_set_proto(struct conn *c, const struct conn_proto *p, void *ctx)
+{
+	c->proto = p;
+	c->ctx = ctx;
+}
+
+void
+conn_set_close_hook(struct conn *c, void (*fn)(struct conn *, void *), void *arg)
+{
+	c->close_hook = fn;
+	c->close_arg = arg;
+}
+
+void
+conn_ref(struct conn *c)
+{
+	c->refs++;
+}
+
+void
+conn_unref(struct conn **cp)
+{
+	struct conn *c = *cp;
+
+	*cp = NULL;
+	if (c == NULL || --c->refs > 0)
+		return;
+	/* Only a closed conn can lose its socket's reference. */
+	if (c->proto != NULL && c->proto->on_free != NULL)
+		c->proto->on_free(c->ctx);
+	free(c);
+}
+
+/* Close the socket now; the socket's reference goes with it. */
+static void
+conn_final_close(struct conn *c, bool abortive)
+{
+	if (c->state == CS_CLOSED)
+		return;
+	ev_io_stop(c->loop, &c->io);
+	ev_timer_stop(c->loop, &c->timer);
+	ev_clear_pending(c->loop, &c->io);
+	ev_clear_pending(c->loop, &c->timer);
+	if (abortive) {
+		struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
+	if (c->ssl != NULL)
+		tls_free(&c->ssl);
+	close(c->fd);
+	c->fd = -1;
+	c->state = CS_CLOSED;
+	buf_release(&c->in);
+	buf_release(&c->out);
+	if (c->close_hook != NULL)
+		c->close_hook(c, c->close_arg);
+	conn_unref(&c);
+}
+
+static void
+conn_hangup(struct conn *c, const char *why)
+{
+	log_debug(c->svc, c->id, c->ip, "event=hangup reason=%s", log_q(why));
+	if (c->proto != NULL && c->proto->on_hangup != NULL)
+		c->proto->on_hangup(c, c->ctx);
+	if (c->state != CS_OPEN)
+		return;
+	/* A half-closed client may still read the replies it asked for. */
+	if (c->out.len > 0)
+		conn_close(c, CONN_CLOSE_FLUSH, why);
+	else
+		conn_final_close(c, false);
+}
+
+void
+conn_close(struct conn *c, enum conn_close_how how, const char *reason)
+{
+	if (c->state >= CS_CLOSING)
+		return;
+	log_debug(c->svc, c->id, c->ip, "event=close reason=%s", log_q(reason));
+	if (how == CONN_CLOSE_ABORT) {
+		conn_final_close(c, true);
+		return;
+	}
+	c->state = CS_CLOSING;
+	buf_consume(&c->in, c->in.len);
+	c->timer.repeat = CLOSE_SECS;
+	ev_timer_again(c->loop, &c->timer);
+	conn_kick(c);
+}
+
+void
+conn_shutdown(struct conn *c)
+{
+	if (c->state >= CS_CLOSING)
+		return;
+	if (c->state == CS_OPEN && c->proto != NULL && c->proto->on_shutdown != NULL)
+		c->proto->on_shutdown(c, c->ctx);
+	else
+		conn_close(c, CONN_CLOSE_FLUSH, "shutdown");
+}
+
+bool
+conn_is_closing(const struct conn *c)
+{
+	return c->state >= CS_CLOSING;
+}
+
+/*
+ * Write side done: send close_notify, shut down writing, and drain the
+ * client's input until it closes, so unread input does not make the kernel
+ * reset the connection before the client has read our last reply.
+ */
+static void
+conn_linger(struct conn *c)
+{
+	if (c->ssl != NULL)
+		tls_shutdown(c->ssl);
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		conn_final_close(c, false);
+		return;
+	}
+	c->state = CS_LINGER;
+	c->timer.repeat = LINGER_SECS;
+	ev_timer_again(c->loop, &c->timer);
+}
+
+static void
+conn_drain_linger(struct conn *c)
+{
+	char scratch[4096];
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = read(c->fd, scratch, sizeof(scratch));
+
+		if (n > 0)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		break;	/* EOF or error */
+	}
+	conn_final_close(c, false);
+}
+
+static void
+conn_handshake(struct conn *c)
+{
+	c->tls_want_read = c->tls_want_write = false;
+	switch (tls_handshake(c->ssl)) {
+	case TLS_OK:
+		c->state = CS_OPEN;
+		log_debug(c->svc, c->id, c->ip, "event=tls version=%s cipher=%s",
+		    tls_version(c->ssl), tls_cipher(c->ssl));
+		if (c->proto != NULL && c->proto->on_tls_ready != NULL)
+			c->proto->on_tls_ready(c, c->ctx);
+		break;
+	case TLS_WANT_READ:
+		c->tls_want_read = true;
+		break;
+	case TLS_WANT_WRITE:
+		c->tls_want_write = true;
+		break;
+	case TLS_EOF:
+		conn_final_close(c, true);
+		break;
+	case TLS_ERR:
+		log_info(c->svc, c->id, c->ip, "event=tls-error err=%s",
+		    log_q(tls_last_error()));
+		conn_final_close(c, true);
+		break;
+	}
+}
+
+/* Read what the socket has, within the budget and the buffer's room. */
+static void
+conn_fill(struct conn *c)
+{
+	size_t total = 0;
+
+	c->read_more = false;
+	c->tls_want_write = false;
+	while (total < READ_BUDGET) {
+		size_t room = buf_prepare(&c->in, READ_CHUNK);
+		size_t got = 0;
+
+		if (room == 0) {
+			c->read_more = c->ssl != NULL && tls_has_pending(c->ssl);
+			return;
+		}
+		if (c->ssl != NULL) {
+			switch (tls_read(c->ssl, buf_tail(&c->in), room, &got)) {
+			case TLS_OK:
+				break;
+			case TLS_WANT_READ:
+				return;
+			case TLS_WANT_WRITE:
+				c->tls_want_write = true;
+				return;
+			case TLS_EOF:
+				c->eof = true;
+				return;
+			case TLS_ERR:
+				log_info(c->svc, c->id, c->ip, "event=tls-error err=%s",
+				    log_q(tls_last_error()));
+				c->eof = true;
+				return;
+			}
+		} else {
+			ssize_t n = read(c->fd, buf_tail(&c->in), room);
+
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				return;
+			if (n <= 0) {
+				c->eof = true;
+				return;
+			}
+			got = (size_t)n;
+		}
+		buf_commit(&c->in, got);
+		total += got;
+		if (c->timeout_secs > 0)
+			ev_timer_again(c->loop, &c->timer);
+	}
+	c->read_more = true;
+}
+
+/* Write what is queued. */
+static void
+conn_flush(struct conn *c)
+{
+	c->tls_want_read = false;
+	while (c->out.len > 0) {
+		size_t put = 0;
+
+		if (c->ssl != NULL && c->state != CS_STARTTLS_FLUSH) {
+			switch (tls_write(c->ssl, buf_head(&c->out), c->out.len, &put)) {
+			case TLS_OK:
+				break;
+			case TLS_WANT_WRITE:
+				return;
+			case TLS_WANT_READ:
+				c->tls_want_read = true;
+				return;
+			default:
+				conn_final_close(c, true);
+				return;
+			}
+		} else {
+			ssize_t n = send(c->fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
+
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				return;
+			if (n == -1) {
+				conn_final_close(c, true);
+				return;
+			}
+			put = (size_t)n;
+		}
+		buf_consume(&c->out, put);
+	}
+	buf_release(&c->out);
+}
+
+/* Hand buffered input to the protocol while it makes progress. */
+static void
+conn_dispatch(struct conn *c)
+{
+	while (c->state == CS_OPEN && !c->paused && c->in.len > 0 &&
+	    c->out.len < OUT_HIGH && c->proto != NULL) {
+		uint64_t before = c->consumed;
+
+		c->proto->on_data(c, c->ctx);
+		if (c->consumed == before)
+			break;	/* it wants more than is buffered */
+	}
+}
+
+static void
+conn_update(struct conn *c)
+{
+	int ev = 0;
+
+	switch (c->state) {
+	case CS_HANDSHAKE:
+		ev = c->tls_want_write ? EV_WRITE : EV_READ;
+		break;
+	case CS_OPEN:
+		if (!buf_full(&c->in) && c->out.len < OUT_HIGH && !c->eof)
+			ev |= EV_READ;
+		if (c->out.len > 0 || c->tls_want_write)
+			ev |= EV_WRITE;
+		if (c->tls_want_read)
+			ev |= EV_READ;
+		break;
+	case CS_STARTTLS_FLUSH:
+	case CS_CLOSING:
+		ev = c->tls_want_read ? EV_READ : EV_WRITE;
+		break;
+	case CS_LINGER:
+		ev = EV_READ;
+		break;
+	case CS_CLOSED:
+		return;
+	}
+	if (ev != (c->io.events & (EV_READ | EV_WRITE))) {
+		ev_io_stop(c->loop, &c->io);
+		ev_io_set(&c->io, c->fd, ev);
+		ev_io_start(c->loop, &c->io);
+	}
+	if (c->read_more && (ev & EV_READ))
+		ev_feed_event(c->loop, &c->io, EV_READ);
+}
+
+static void
+conn_pump(struct conn *c, int revents)
+{
+	conn_ref(c);
+	c->in_cb = true;
+	if (c->state == CS_HANDSHAKE)
+		conn_handshake(c);
+	if (c->state == CS_LINGER)
+		conn_drain_linger(c);
+	if (c->state == CS_OPEN && (revents & (EV_READ | EV_WRITE)) &&
+	    !buf_full(&c->in) && !c->eof)
+		conn_fill(c);
+	conn_dispatch(c);
+	if (c->state == CS_OPEN || c->state == CS_STARTTLS_FLUSH ||
+	    c->state == CS_CLOSING)
+		conn_flush(c);
+	if (c->state == CS_STARTTLS_FLUSH && c->out.len == 0) {
+		/* The "go ahead" is out; whatever arrives now is TLS. */
+		c->state = CS_HANDSHAKE;
+		conn_handshake(c);
+	}
+	if (c->state == CS_OPEN && c->eof)
+		conn_hangup(c, "peer closed");
+	if (c->state == CS_CLOSING && c->out.len == 0)
+		conn_linger(c);
+	if (c->state != CS_CLOSED) {
+		if (c->in.len == 0)
+			buf_release(&c->in);	/* idle connections hold no buffer */
+		conn_update(c);
+	}
+	c->in_cb = false;
+	conn_unref(&c);
+}
+
+enum conn_line_res
+conn_line(struct conn *c, char **line_r, size_t *len_r, bool *crlf_r)
+{
+	ssize_t n;
+	char *p;
+
+	if (c->state != CS_OPEN)
+		return CONN_LINE_MORE;
+	while (c->skipping) {
+		if ((n = buf_find_lf(&c->in)) == -1) {
+			c->consumed += c->in.len;
+			buf_consume(&c->in, c->in.len);
+			return CONN_LINE_MORE;
+		}
+		c->consumed += (size_t)n;
+		buf_consume(&c->in, (size_t)n);
+		c->skipping = false;
+	}
+	if ((n = buf_find_lf(&c->in)) == -1) {
+		if (!buf_full(&c->in))
+			return CONN_LINE_MORE;
+		c->consumed += c->in.len;
+		buf_consume(&c->in, c->in.len);
+		c->skipping = true;
+		return CONN_LINE_TOOLONG;
+	}
+	p = (char *)buf_head(&c->in);
+	c->consumed += (size_t)n;
+	buf_consume(&c->in, (size_t)n);
+	/* The bytes stay in place until the next read into the buffer. */
+	n--;			/* drop LF */
+	*crlf_r = n > 0 && p[n - 1] == '\r';
+	if (*crlf_r)
+		n--;
+	p[n] = '\0';
+	*line_r = p;
+	*len_r = (size_t)n;
+	return CONN_LINE_OK;
+}
+
+size_t
+conn_take(struct conn *c, const uint8_t **p_r, size_t max)
+{
+	size_t n = c->in.len < max ? c->in.len : max;
+
+	if (c->state != CS_OPEN)
+		return 0;
+	*p_r = buf_head(&c->in);
+	c->consumed += n;
+	buf_consume(&c->in, n);
+	return n;
+}
+
+size_t
+conn_buffered(const struct conn *c)
+{
+	return c->in.len;
+}
+
+int
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->state > CS_CLOSING)
+		return -1;
+	if (buf_append(&c->out, p, n) == -1) {
+		log_warn(c->svc, c->id, c->ip, "event=output-overflow max=%zu", c->out.max);
+		conn_close(c, CONN_CLOSE_ABORT, "output buffer overflow");
+		return -1;
+	}
+	conn_kick(c);
+	return 0;
+}
+
+int
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	char small[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof(small))
+		return conn_write(c, small, (size_t)n);
+	char *big = xmalloc((size_t)n + 1);
+
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	n = conn_write(c, big, (size_t)n);
+	free(big);
+	return n;
+}
+
+size_t
+conn_output_pending(const struct conn *c)
+{
+	return c->out.len;
+}
+
+void
+conn_pause(struct conn *c, bool paused)
+{
+	c->paused = paused;
+	if (!paused)
+		conn_kick(c);
+}
+
+void
+conn_set_timeout(struct conn *c, unsigned secs)
+{
+	c->timeout_secs = secs;
+	if (c->state >= CS_CLOSING)
+		return;
+	if (secs == 0) {
+		ev_timer_stop(c->loop, &c->timer);
+		return;
+	}
+	c->timer.repeat = secs;
+	ev_timer_again(c->loop, &c->timer);
+}
+
+int
+conn_starttls(struct conn *c, struct tls_ctx *tls)
+{
+	if (c->ssl != NULL || c->state != CS_OPEN)
+		return -1;
+	/* Anything the client pipelined after the command is discarded. */
+	c->consumed += c->in.len;
+	buf_consume(&c->in, c->in.len);
+	c->skipping = false;
+	c->ssl = tls_accept_new(tls, c->fd);
+	c->state = CS_STARTTLS_FLUSH;
+	conn_kick(c);
+	return 0;
+}
+
+bool
+conn_is_tls(const struct conn *c)
+{
+	return c->ssl != NULL && c->state != CS_STARTTLS_FLUSH;
+}
+
+const char *
+conn_tls_version(const struct conn *c)
+{
+	return conn_is_tls(c) ? tls_version(c->ssl) : NULL;
+}
+
+const char *
+conn_tls_cipher(const struct conn *c)
+{
+	return conn_is_tls(c) ? tls_cipher(c->ssl) : NULL;
+}
+
+uint32_t
+conn_id(const struct conn *c)
+{
+	return c->id;
+}
+
+const char *
+conn_ip(const struct conn *c)
+{
+	return c->ip;
+}
+
+const char *
+conn_svc(const struct conn *c)
+{
+	return c->svc;
+}
+
+const struct sockaddr *
+conn_peer(const struct conn *c)
+{
+	return (const struct sockaddr *)&c->peer;
+}
