@@ -97,4 +97,15 @@ bool		 conf_is_local_domain(const struct conf *, const char *domain);
 /* The config path: the -c argument, else $RMAIL_CONFIG, else /etc/rmail/rmail.json. */
 const char	*conf_default_path(const char *arg);
 
+/*
+ * The syntax rmail accepts for names (shared with users and aliases):
+ * a hostname or domain is letters, digits, '-' and '.', labels of 1..63
+ * not starting or ending with '-', at most 253 bytes, no trailing dot;
+ * an address is LOCAL@DOMAIN with LOCAL 1..64 bytes of RFC 5322 atext
+ * other than '/' (it names a directory) with single inner dots, at most
+ * 254 bytes in all. Case is not checked: callers lower-case first.
+ */
+bool		 conf_valid_hostname(const char *);
+bool		 conf_valid_address(const char *);
+
 #endif
