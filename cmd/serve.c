@@ -223,9 +223,11 @@ drop_privileges(const struct conf *cf)
 	if (geteuid() != 0)
 		return 0;
 	if (cf->user == NULL) {
-		fprintf(stderr, "rmail: refusing to serve as root: set \"user\" in %s\n",
-		    cf->path);
-		return -1;
+		/* Dev and test instances on unprivileged ports: allowed, loudly.
+		 * `rmail init` as root for standard ports always sets "user". */
+		log_warn(NULL, 0, NULL, "event=running-as-root msg=\"set \\\"user\\\" in %s "
+		    "to drop privileges after binding\"", cf->path);
+		return 0;
 	}
 	if ((pw = getpwnam(cf->user)) == NULL) {
 		fprintf(stderr, "rmail: %s: user \"%s\" does not exist\n", cf->path, cf->user);
