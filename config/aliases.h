@@ -18,9 +18,15 @@ const struct conf_strv *aliases_lookup(const struct conf *, const char *address)
 
 /*
  * Edit the aliases of the config file at path, keeping every other key
- * as it is, and write it back atomically. add appends targets (no duplicate
+ * and the key order as they are (the text is re-indented, two spaces),
+ * and write it back atomically. add appends targets (no duplicate
  * targets); del removes the whole alias when target is NULL, else that one
- * target. 0, or -1 with a message in err.
+ * target (the last target removed takes its alias along). FROM and TO are
+ * lower-cased; a new alias is written as a one-element array, a string
+ * value becomes an array when a second target is added. The edited file
+ * must pass conf_parse before it replaces the old one (same mode, same
+ * owner when run as root; a symlink is followed). 0, or -1 with a message
+ * in err, the file untouched.
  */
 int	aliases_edit_add(const char *path, const char *from, const char *to,
 	    char *err, size_t errlen);

@@ -77,6 +77,16 @@ struct conf {
 	struct conf_limits	 limits;
 };
 
+/*
+ * msg is one of (FILE as given to conf_load/conf_parse; LINE and COL
+ * 1-based, COL in characters; KEYPATH like listen.smtp[1] or
+ * aliases."postmaster@example.com", "(top)" for the root):
+ *   FILE: cannot read: STRERROR
+ *   FILE:LINE:COL: invalid JSON: JANSSON'S TEXT
+ *   FILE:LINE:COL: KEYPATH: what is wrong
+ * The position is the offending value's, or the key's for unknown and
+ * duplicate keys, or the enclosing object's for a missing required key.
+ */
 struct conf_error {
 	char	msg[1024];	/* "FILE:LINE:COL: KEY: what is wrong" */
 };

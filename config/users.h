@@ -30,8 +30,10 @@ struct user {
 	uint64_t	 quota_messages;	/* 0: unlimited */
 };
 
-/* Load path. A missing file is an empty directory. NULL with err set
- * ("FILE:LINE:COL: ..." for JSON errors, "FILE: users[3].password: ..."). */
+/* Load path. A missing file is an empty directory. NULL with err set:
+ * "FILE: cannot read: REASON", or "FILE:LINE:COL: KEYPATH: what is wrong"
+ * (e.g. "users[3].password: iteration count 1000 is below the minimum
+ * 100000"; "FILE:LINE:COL: invalid JSON: ..." for syntax errors). */
 struct users	*users_load(const char *path, char *err, size_t errlen);
 struct users	*users_new_empty(void);
 void		 users_free(struct users **);
@@ -42,14 +44,18 @@ size_t		 users_count(const struct users *);
 const struct user *users_at(const struct users *, size_t i);
 /* Case-insensitive lookup; NULL when unknown. */
 const struct user *users_find(const struct users *, const char *address);
-/* Add or replace the password. Returns 0, or -1 when address is invalid
- * (not local@domain) with a reason in err. */
+/* Add or replace the password (address lower-cased; a new user gets no
+ * quotas; iterations 0 means USERS_DEFAULT_ITERATIONS). Returns 0, or -1
+ * with a reason in err when the address is invalid (conf_valid_address)
+ * or iterations is outside USERS_MIN_ITERATIONS..10000000. */
 int		 users_set(struct users *, const char *address,
 		    const char *password, unsigned iterations, char *err, size_t errlen);
 /* 0, or -1 when unknown. */
 int		 users_del(struct users *, const char *address);
 
-/* Encode a new hash of password into out (at least USERS_HASH_MAX). */
+/* Encode a new hash of password into out (at least USERS_HASH_MAX);
+ * iterations 0 means the default. 0, or -1 with errno (EINVAL for an
+ * iteration count out of range, ERANGE for a short out, EIO). */
 #define USERS_HASH_MAX	160
 int		 users_hash_password(const char *password, unsigned iterations,
 		    char *out, size_t outlen);

@@ -45,7 +45,10 @@ tls_ctx_new(const char *cert_file, const char *key_file, char *err, size_t errle
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	/* Many mail clients drop TCP without close_notify; that is a hangup,
+	 * not an error (and our protocols frame their own data). */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/*
 	 * RELEASE_BUFFERS frees the 16 KB+ record buffers of an idle
 	 * connection; partial and moving writes fit our growable output buffer.
