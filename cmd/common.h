@@ -1,0 +1,76 @@
+/*
+ * common: helpers shared by the CLI subcommands (argument scanning,
+ * password entry, loading the config, file ownership).
+ *
+ * These print their own messages ("rmail: ...") to stderr; callers only
+ * choose the exit status.
+ */
+#ifndef RMAIL_CMD_COMMON_H
+#define RMAIL_CMD_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct conf;
+
+/* Longest password accepted, in bytes. */
+#define CMD_PASSWORD_MAX	1024
+
+struct cmd_opt {
+	const char	*name;		/* "-c", "--domain" */
+	bool		 has_arg;	/* takes a value */
+	const char	**val_r;	/* has_arg: set to the value (last one wins) */
+	bool		*set_r;		/* !has_arg: set to true when given */
+};
+
+/*
+ * Scan argv[1 .. argc) (argv[0] is the command's name, used in messages).
+ * Options may come before, between or after positionals; "--name value"
+ * and "--name=value" are the same; "--" ends the options. Positionals go
+ * to pos_r in order. Returns how many there were (<= maxpos).
+ * An unknown option, a missing value, a value given to a flag, or more
+ * than maxpos positionals: cmd_usage_error(command, ...), which exits 2.
+ */
+size_t	 cmd_parse_args(const char *command, int argc, char **argv,
+	    const struct cmd_opt *opts, size_t nopts, const char **pos_r,
+	    size_t maxpos);
+
+/*
+ * Read a new password for address: the first line of stdin when
+ * from_stdin (trailing CR/LF removed), else asked twice on /dev/tty with
+ * echo off. Refuses an empty password, one over CMD_PASSWORD_MAX bytes,
+ * one holding NUL, and two entries that differ. Returns a new allocation
+ * to release with cmd_free_password, or NULL after printing why.
+ */
+char	*cmd_read_password(bool from_stdin, const char *address);
+/* Wipe and free *pw; sets it to NULL. */
+void	 cmd_free_password(char **pw);
+
+/*
+ * Load the config named by the -c argument (NULL: $RMAIL_CONFIG, then
+ * the default). NULL after printing "rmail: FILE:LINE:COL: ..." to stderr;
+ * the caller exits 2.
+ */
+struct conf *cmd_load_config(const char *c_arg);
+
+/* The domain part of local@domain, or NULL when address is not of that
+ * shape (empty local part or domain). */
+const char *cmd_addr_domain(const char *address);
+
+/*
+ * The owner of a file that the CLI is about to replace: when root rewrites
+ * a file the server's account reads (users.json, the config), the new file
+ * gets the old one's owner and group back, so a reload does not lock the
+ * server out.
+ */
+struct cmd_owner {
+	bool	known;
+	uid_t	uid;
+	gid_t	gid;
+};
+void	 cmd_owner_get(const char *path, struct cmd_owner *owner_r);
+/* chown path back when it changed; warns on stderr on failure. */
+void	 cmd_owner_restore(const char *path, const struct cmd_owner *);
+
+#endif
