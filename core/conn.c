@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -278,8 +279,15 @@ conn_is_closing(const struct conn *c)
 static void
 conn_linger(struct conn *c)
 {
+	int unread = 0;
+
 	if (c->ssl != NULL)
 		tls_shutdown(c->ssl);
+	/* Nothing unread: closing now sends a plain FIN, no reset. */
+	if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread == 0) {
+		conn_final_close(c, false);
+		return;
+	}
 	if (shutdown(c->fd, SHUT_WR) == -1) {
 		conn_final_close(c, false);
 		return;
