@@ -240,7 +240,8 @@ conn_hangup(struct conn *c, const char *why)
 void
 conn_close(struct conn *c, enum conn_close_how how, const char *reason)
 {
-	if (c->state >= CS_CLOSING)
+	/* An abort overrides a close already under way (a stuck client at exit). */
+	if (c->state == CS_CLOSED || (c->state >= CS_CLOSING && how != CONN_CLOSE_ABORT))
 		return;
 	log_debug(c->svc, c->id, c->ip, "event=close reason=%s", log_q(reason));
 	if (how == CONN_CLOSE_ABORT) {

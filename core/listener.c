@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,7 @@ accept_one(struct lsock *s, int fd, const struct sockaddr *peer)
 	struct lconn *lc;
 	char ip[NET_IPSTRLEN];
 	struct conn *c;
+	int one = 1;
 
 	net_ip_str(peer, ip);
 	if (ls->nconns >= ls->max_total) {
@@ -178,6 +180,9 @@ accept_one(struct lsock *s, int fd, const struct sockaddr *peer)
 		return;
 	}
 	ipc->n++;
+	/* Replies are written whole; Nagle would only hold the last segment
+	 * of a TLS flight back for the peer's delayed ACK (~40 ms). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	memset(&o, 0, sizeof(o));
 	o.line_max = svc->line_max;
 	o.out_max = svc->out_max;
