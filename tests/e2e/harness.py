@@ -78,15 +78,6 @@ def sanitizer_reports(text):
             if any(m in l for m in SANITIZER_MARKERS)]
 
 
-def _user_exists(name):
-    import pwd
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
-
-
 def _bindable(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -147,14 +138,10 @@ class Instance:
         if r.returncode != 0:
             raise ServerError("rmail init failed (exit %d):\n%s%s"
                               % (r.returncode, r.stdout, r.stderr))
-        # Run as root (CI containers), `rmail init` names the service
-        # account "user" that serve drops to; when that account does not
-        # exist here, run the test instance as ourselves instead.
-        if os.geteuid() == 0:
-            cfg = self.load_config()
-            if cfg.get("user") and not _user_exists(cfg["user"]):
-                del cfg["user"]
-                self.save_config(cfg)
+        # A --port-base instance runs as its caller, root included: init
+        # must not name an account to drop to (serve would need it).
+        if "user" in self.load_config():
+            raise ServerError("rmail init --port-base wrote \"user\"")
         # The certificate the config names, if it says.
         try:
             cert = self.load_config().get("tls", {}).get("cert")

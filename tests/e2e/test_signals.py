@@ -263,3 +263,74 @@ class SigHup(ServerTest):
     def _restore(self, good):
         with open(self.inst.config, "w") as f:
             f.write(good)
+
+
+class CertReload(ServerTest):
+    """SIGHUP picks up a renewed certificate (what certbot's deploy hook
+    does); connections opened before keep working on the old one, and a
+    certificate that does not match its key is refused."""
+
+    def _peer_der(self, svc="imaps"):
+        raw = socket.create_connection(("127.0.0.1", self.inst.ports[svc]),
+                                       timeout=10 * harness.SLOW)
+        ctx = harness.ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = harness.ssl.CERT_NONE
+        with ctx.wrap_socket(raw, server_hostname="localhost") as t:
+            t.recv(200)
+            return t.getpeercert(binary_form=True)
+
+    def _other_instance_tls(self):
+        """A second, independent certificate and key made by `rmail init`."""
+        d = os.path.join(self.inst.dir, "other")
+        r = self.inst.run_bin(
+            "init", "-c", os.path.join(d, "rmail.json"), "--data-dir",
+            os.path.join(d, "data"), "--domain", "example.test",
+            "--hostname", "localhost", "--port-base", "1000",
+            "--non-interactive")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(d, "tls", "fullchain.pem"), "rb") as f:
+            cert = f.read()
+        with open(os.path.join(d, "tls", "privkey.pem"), "rb") as f:
+            key = f.read()
+        return cert, key
+
+    def _paths(self):
+        cfg = self.inst.load_config()
+        return cfg["tls"]["cert"], cfg["tls"]["key"]
+
+    def test_renewed_certificate_is_served_after_sighup(self):
+        before = self._peer_der()
+        old = self.inst.connect("imaps")
+        self.addCleanup(old.close)
+        self.assertTrue(old.readline().startswith("* OK"))
+        cert, key = self._other_instance_tls()
+        cpath, kpath = self._paths()
+        with open(kpath, "wb") as f:
+            f.write(key)
+        with open(cpath, "wb") as f:
+            f.write(cert)
+        mark = self.inst.log_size()
+        os.kill(self.inst.pid, signal.SIGHUP)
+        self.assertIsNotNone(self.inst.wait_log(lambda l: "reloaded" in l,
+                                                since=mark),
+                             self.inst.log_since(mark))
+        after = self._peer_der()
+        self.assertNotEqual(before, after, "still serving the old certificate")
+        self.assertEqual(after, harness.ssl.PEM_cert_to_DER_cert(cert.decode()))
+        _, done = old.imap_cmd("n", "NOOP")
+        self.assertTrue(done.startswith("n OK"), done)
+
+    def test_mismatched_key_is_refused(self):
+        before = self._peer_der()
+        _, key = self._other_instance_tls()
+        _, kpath = self._paths()
+        with open(kpath, "wb") as f:
+            f.write(key)
+        mark = self.inst.log_size()
+        os.kill(self.inst.pid, signal.SIGHUP)
+        line = self.inst.wait_log(
+            lambda l: "reload-failed" in l and "tls.key" in l,
+            since=mark)
+        self.assertIsNotNone(line, self.inst.log_since(mark))
+        self.assertEqual(self._peer_der(), before)
