@@ -16,13 +16,11 @@ cmd_check_config(int argc, char **argv)
 	};
 	struct conf *conf;
 	struct users *users;
-	char err[1024];
 
 	cmd_parse_args("check-config", argc, argv, opts, NELEM(opts), NULL, 0);
 	if ((conf = cmd_load_config(c_arg)) == NULL)
 		return 2;
-	if ((users = users_load(conf->users_file, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "rmail: %s\n", err);
+	if ((users = cmd_load_users(conf)) == NULL) {
 		conf_free(&conf);
 		return 2;
 	}

@@ -2,6 +2,7 @@
 #include "cmd/cmd.h"
 #include "cmd/common.h"
 #include "config/config.h"
+#include "config/users.h"
 #include "core/fsio.h"
 #include "core/util.h"
 
@@ -229,6 +230,17 @@ cmd_load_config(const char *c_arg)
 	if ((conf = conf_load(conf_default_path(c_arg), &err)) == NULL)
 		fprintf(stderr, "rmail: %s\n", err.msg);
 	return conf;
+}
+
+struct users *
+cmd_load_users(const struct conf *conf)
+{
+	struct users *users;
+	char err[1024];
+
+	if ((users = users_load(conf->users_file, err, sizeof(err))) == NULL)
+		fprintf(stderr, "rmail: %s\n", err);
+	return users;
 }
 
 const char *

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 struct conf;
+struct users;
 
 /* Longest password accepted, in bytes. */
 #define CMD_PASSWORD_MAX	1024
@@ -53,6 +54,8 @@ void	 cmd_free_password(char **pw);
  * the caller exits 2.
  */
 struct conf *cmd_load_config(const char *c_arg);
+/* Load conf's users file. NULL after printing the error; exit 2. */
+struct users *cmd_load_users(const struct conf *);
 
 /* The domain part of local@domain, or NULL when address is not of that
  * shape (empty local part or domain). */

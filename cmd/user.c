@@ -98,7 +98,7 @@ cmd_user(int argc, char **argv)
 	struct conf *conf;
 	struct users *users;
 	struct cmd_owner owner;
-	char *address = NULL, err[1024];
+	char *address = NULL;
 	const char *done = NULL;
 	size_t npos, op;
 	int rv = 1;
@@ -121,8 +121,7 @@ cmd_user(int argc, char **argv)
 
 	if ((conf = cmd_load_config(c_arg)) == NULL)
 		return 2;
-	if ((users = users_load(conf->users_file, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "rmail: %s\n", err);
+	if ((users = cmd_load_users(conf)) == NULL) {
 		conf_free(&conf);
 		return 2;
 	}

@@ -75,23 +75,36 @@ buf_append(struct buf *b, const void *p, size_t n)
 int
 buf_appendf(struct buf *b, const char *fmt, ...)
 {
-	char small[512];
 	va_list ap;
-	int n;
+	int r;
 
 	va_start(ap, fmt);
+	r = buf_vappendf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* Format into a small stack buffer; only long output formats twice,
+ * straight into the buffer. Nothing is appended on failure. */
+int
+buf_vappendf(struct buf *b, const char *fmt, va_list ap)
+{
+	char small[512];
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
 	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0)
+	if (n < 0 || (size_t)n < sizeof(small)) {
+		va_end(ap2);
+		return n < 0 ? -1 : buf_append(b, small, (size_t)n);
+	}
+	if (buf_reserve(b, (size_t)n + 1) == -1) {	/* +1: vsnprintf's NUL */
+		va_end(ap2);
 		return -1;
-	if ((size_t)n < sizeof(small))
-		return buf_append(b, small, (size_t)n);
-	/* Long output: format straight into the buffer (+1 for the NUL). */
-	if (buf_reserve(b, (size_t)n + 1) == -1)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf((char *)b->data + b->off + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	}
+	vsnprintf((char *)b->data + b->off + b->len, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
 	b->len += (size_t)n;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #ifndef RMAIL_BUF_H
 #define RMAIL_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -28,6 +29,8 @@ void	 buf_release(struct buf *);
 int	 buf_append(struct buf *, const void *, size_t);
 int	 buf_appendf(struct buf *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+int	 buf_vappendf(struct buf *, const char *fmt, va_list)
+	    __attribute__((format(printf, 2, 0)));
 /* Make room for up to n bytes at the tail; returns the writable count,
  * which is less than n only when max is reached (0 when full). */
 size_t	 buf_prepare(struct buf *, size_t n);

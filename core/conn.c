@@ -577,16 +577,34 @@ conn_buffered(const struct conn *c)
 	return c->in.len;
 }
 
+/* Past out_max the client is not reading its replies: cut it off. */
+static int
+conn_overflow(struct conn *c)
+{
+	log_warn(c->svc, c->id, c->ip, "event=output-overflow max=%zu", c->out.max);
+	conn_close(c, CONN_CLOSE_ABORT, "output buffer overflow");
+	return -1;
+}
+
 int
 conn_write(struct conn *c, const void *p, size_t n)
 {
 	if (c->state > CS_CLOSING)
 		return -1;
-	if (buf_append(&c->out, p, n) == -1) {
-		log_warn(c->svc, c->id, c->ip, "event=output-overflow max=%zu", c->out.max);
-		conn_close(c, CONN_CLOSE_ABORT, "output buffer overflow");
+	if (buf_append(&c->out, p, n) == -1)
+		return conn_overflow(c);
+	conn_kick(c);
+	return 0;
+}
+
+static int
+conn_vprintf(struct conn *c, const char *crlf, const char *fmt, va_list ap)
+{
+	if (c->state > CS_CLOSING)
 		return -1;
-	}
+	if (buf_vappendf(&c->out, fmt, ap) == -1 ||
+	    buf_append(&c->out, crlf, strlen(crlf)) == -1)
+		return conn_overflow(c);
 	conn_kick(c);
 	return 0;
 }
@@ -594,25 +612,25 @@ conn_write(struct conn *c, const void *p, size_t n)
 int
 conn_printf(struct conn *c, const char *fmt, ...)
 {
-	char small[1024];
 	va_list ap;
-	int n;
+	int r;
 
 	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
+	r = conn_vprintf(c, "", fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return -1;
-	if ((size_t)n < sizeof(small))
-		return conn_write(c, small, (size_t)n);
-	char *big = xmalloc((size_t)n + 1);
+	return r;
+}
+
+int
+conn_reply(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	r = conn_vprintf(c, "\r\n", fmt, ap);
 	va_end(ap);
-	n = conn_write(c, big, (size_t)n);
-	free(big);
-	return n;
+	return r;
 }
 
 size_t

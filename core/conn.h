@@ -87,6 +87,9 @@ size_t		 conn_buffered(const struct conn *);
 int		 conn_write(struct conn *, const void *, size_t);
 int		 conn_printf(struct conn *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
+/* One protocol reply line: fmt's output followed by CRLF. */
+int		 conn_reply(struct conn *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 size_t		 conn_output_pending(const struct conn *);
 
 /* Stop or resume calling on_data (e.g. while a password is checked). */

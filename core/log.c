@@ -116,16 +116,3 @@ log_q(const char *s)
 	out[o] = '\0';
 	return out;
 }
-
-void
-die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("rmail: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}

@@ -40,7 +40,4 @@ void	 log_event(enum log_level, const char *svc, uint32_t conn,
  */
 const char *log_q(const char *s);
 
-/* Print "rmail: " + message to stderr for CLI errors. */
-void	 die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
 #endif

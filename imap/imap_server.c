@@ -40,26 +40,6 @@ struct imap_session {
 	char			*user;		/* once authenticated */
 };
 
-static void
-imap_send(struct imap_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-imap_send(struct imap_session *s, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line) - 2)
-		n = (int)strlen(line);
-	memcpy(line + n, "\r\n", 2);
-	conn_write(s->conn, line, (size_t)n + 2);
-}
-
 static const char *
 capabilities(const struct imap_session *s)
 {
@@ -126,12 +106,12 @@ auth_done(bool ok, const char *address, void *arg)
 			conn_set_timeout(s->conn, s->srv->env->conf->limits.imap_timeout_secs);
 			log_info(s->srv->ls.name, conn_id(s->conn), conn_ip(s->conn),
 			    "event=login user=%s", log_q(address));
-			imap_send(s, "%s OK [CAPABILITY %s] Logged in", s->tag,
+			conn_reply(s->conn, "%s OK [CAPABILITY %s] Logged in", s->tag,
 			    capabilities(s));
 		} else {
 			log_info(s->srv->ls.name, conn_id(s->conn), conn_ip(s->conn),
 			    "event=auth-failed user=%s", log_q(address));
-			imap_send(s, "%s NO [AUTHENTICATIONFAILED] Authentication failed",
+			conn_reply(s->conn, "%s NO [AUTHENTICATIONFAILED] Authentication failed",
 			    s->tag);
 		}
 		conn_pause(s->conn, false);
@@ -157,7 +137,7 @@ cmd_login(struct imap_session *s, const char *args)
 
 	if (parse_astring(&args, user, sizeof(user)) == -1 ||
 	    parse_astring(&args, pass, sizeof(pass)) == -1 || *args != '\0') {
-		imap_send(s, "%s BAD Expected: LOGIN user password", s->tag);
+		conn_reply(s->conn, "%s BAD Expected: LOGIN user password", s->tag);
 		return;
 	}
 	start_auth(s, user, pass);
@@ -174,12 +154,12 @@ sasl_plain(struct imap_session *s, const char *b64)
 	const char *authz, *user, *pass;
 
 	if (strcmp(b64, "*") == 0) {
-		imap_send(s, "%s BAD Authentication cancelled", s->tag);
+		conn_reply(s->conn, "%s BAD Authentication cancelled", s->tag);
 		return;
 	}
 	if (BASE64_DECODED_MAX(n) >= sizeof(raw) ||
 	    (len = base64_decode(b64, n, raw)) == -1) {
-		imap_send(s, "%s BAD Invalid base64 in SASL response", s->tag);
+		conn_reply(s->conn, "%s BAD Invalid base64 in SASL response", s->tag);
 		return;
 	}
 	raw[len] = '\0';
@@ -188,7 +168,7 @@ sasl_plain(struct imap_session *s, const char *b64)
 	pass = user != NULL ? memchr(user + 1, '\0', (size_t)len - (size_t)(user + 1 - authz)) : NULL;
 	if (user == NULL || pass == NULL || (*authz != '\0' &&
 	    ascii_casecmp(authz, user + 1) != 0)) {
-		imap_send(s, "%s NO [AUTHENTICATIONFAILED] Authentication failed", s->tag);
+		conn_reply(s->conn, "%s NO [AUTHENTICATIONFAILED] Authentication failed", s->tag);
 		OPENSSL_cleanse(raw, sizeof(raw));
 		return;
 	}
@@ -202,7 +182,7 @@ cmd_authenticate(struct imap_session *s, const char *args)
 	size_t mlen = strcspn(args, " ");
 
 	if (mlen != 5 || ascii_ncasecmp(args, "PLAIN", 5) != 0) {
-		imap_send(s, "%s NO [CANNOT] Unsupported authentication mechanism", s->tag);
+		conn_reply(s->conn, "%s NO [CANNOT] Unsupported authentication mechanism", s->tag);
 		return;
 	}
 	if (args[5] == ' ') {
@@ -210,7 +190,7 @@ cmd_authenticate(struct imap_session *s, const char *args)
 		return;
 	}
 	s->sasl_wait = true;
-	imap_send(s, "+ ");
+	conn_reply(s->conn, "+ ");
 }
 
 static void
@@ -221,13 +201,13 @@ imap_command(struct imap_session *s, char *line)
 	size_t clen;
 
 	if (tlen == 0 || tlen > IMAP_TAG_MAX || line[tlen] != ' ') {
-		imap_send(s, "* BAD Missing or invalid tag");
+		conn_reply(s->conn, "* BAD Missing or invalid tag");
 		return;
 	}
 	memcpy(s->tag, line, tlen);
 	s->tag[tlen] = '\0';
 	if (strpbrk(s->tag, "+(){%*\"\\") != NULL) {
-		imap_send(s, "* BAD Invalid tag");
+		conn_reply(s->conn, "* BAD Invalid tag");
 		return;
 	}
 	cmd = line + tlen + 1;
@@ -235,25 +215,25 @@ imap_command(struct imap_session *s, char *line)
 	args = cmd[clen] == ' ' ? cmd + clen + 1 : cmd + clen;
 #define IS(name) (clen == sizeof(name) - 1 && ascii_ncasecmp(cmd, name, clen) == 0)
 	if (IS("CAPABILITY")) {
-		imap_send(s, "* CAPABILITY %s", capabilities(s));
-		imap_send(s, "%s OK CAPABILITY completed", s->tag);
+		conn_reply(s->conn, "* CAPABILITY %s", capabilities(s));
+		conn_reply(s->conn, "%s OK CAPABILITY completed", s->tag);
 	} else if (IS("NOOP")) {
-		imap_send(s, "%s OK NOOP completed", s->tag);
+		conn_reply(s->conn, "%s OK NOOP completed", s->tag);
 	} else if (IS("LOGOUT")) {
-		imap_send(s, "* BYE Logging out");
-		imap_send(s, "%s OK LOGOUT completed", s->tag);
+		conn_reply(s->conn, "* BYE Logging out");
+		conn_reply(s->conn, "%s OK LOGOUT completed", s->tag);
 		s->state = IMAP_ST_LOGOUT;
 		conn_close(s->conn, CONN_CLOSE_FLUSH, "logout");
 	} else if (IS("STARTTLS") && s->state == IMAP_ST_NOTAUTH) {
 		if (conn_is_tls(s->conn)) {
-			imap_send(s, "%s BAD TLS is already active", s->tag);
+			conn_reply(s->conn, "%s BAD TLS is already active", s->tag);
 			return;
 		}
-		imap_send(s, "%s OK Begin TLS negotiation now", s->tag);
+		conn_reply(s->conn, "%s OK Begin TLS negotiation now", s->tag);
 		conn_starttls(s->conn, s->srv->env->tls);
 	} else if ((IS("LOGIN") || IS("AUTHENTICATE")) && s->state == IMAP_ST_NOTAUTH) {
 		if (!conn_is_tls(s->conn)) {
-			imap_send(s, "%s NO [PRIVACYREQUIRED] Use STARTTLS first", s->tag);
+			conn_reply(s->conn, "%s NO [PRIVACYREQUIRED] Use STARTTLS first", s->tag);
 			return;
 		}
 		if (IS("LOGIN"))
@@ -261,7 +241,7 @@ imap_command(struct imap_session *s, char *line)
 		else
 			cmd_authenticate(s, args);
 	} else {
-		imap_send(s, "%s BAD Unknown command or wrong state", s->tag);
+		conn_reply(s->conn, "%s BAD Unknown command or wrong state", s->tag);
 	}
 #undef IS
 }
@@ -280,11 +260,11 @@ imap_on_data(struct conn *c, void *ctx)
 			return;
 		case CONN_LINE_TOOLONG:
 			s->sasl_wait = false;
-			imap_send(s, "* BAD [TOOBIG] Command line too long");
+			conn_reply(s->conn, "* BAD [TOOBIG] Command line too long");
 			break;
 		case CONN_LINE_OK:
 			if (strlen(line) != len) {
-				imap_send(s, "* BAD NUL byte in command");
+				conn_reply(s->conn, "* BAD NUL byte in command");
 			} else if (s->sasl_wait) {
 				s->sasl_wait = false;
 				sasl_plain(s, line);
@@ -302,7 +282,7 @@ imap_on_timeout(struct conn *c, void *ctx)
 {
 	struct imap_session *s = ctx;
 
-	imap_send(s, "* BYE Autologout; idle for too long");
+	conn_reply(s->conn, "* BYE Autologout; idle for too long");
 	conn_close(c, CONN_CLOSE_FLUSH, "timeout");
 }
 
@@ -311,7 +291,7 @@ imap_on_shutdown(struct conn *c, void *ctx)
 {
 	struct imap_session *s = ctx;
 
-	imap_send(s, "* BYE Server shutting down");
+	conn_reply(s->conn, "* BYE Server shutting down");
 	conn_close(c, CONN_CLOSE_FLUSH, "shutdown");
 }
 
@@ -340,7 +320,7 @@ imap_open(struct conn *c, void *arg)
 	s->conn = c;
 	conn_set_proto(c, &imap_proto, s);
 	conn_set_timeout(c, s->srv->env->conf->limits.login_timeout_secs);
-	imap_send(s, "* OK [CAPABILITY %s] %s rmail ready",
+	conn_reply(s->conn, "* OK [CAPABILITY %s] %s rmail ready",
 	    s->srv->ls.implicit_tls ? "IMAP4rev1 SASL-IR AUTH=PLAIN" : capabilities(s),
 	    s->srv->env->conf->hostname);
 }

@@ -34,31 +34,11 @@ hostname(const struct smtp_session *s)
 }
 
 static void
-smtp_reply(struct smtp_session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-smtp_reply(struct smtp_session *s, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line) - 2)
-		n = (int)strlen(line);
-	memcpy(line + n, "\r\n", 2);
-	conn_write(s->conn, line, (size_t)n + 2);
-}
-
-static void
 smtp_error(struct smtp_session *s)
 {
 	if (++s->errors < SMTP_MAX_ERRORS)
 		return;
-	smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection", hostname(s));
+	conn_reply(s->conn, "421 4.7.0 %s Too many errors, closing connection", hostname(s));
 	conn_close(s->conn, CONN_CLOSE_FLUSH, "too many errors");
 }
 
@@ -68,12 +48,12 @@ smtp_command(struct smtp_session *s, const char *line)
 	size_t vlen = strcspn(line, " ");
 
 	if (vlen == 4 && ascii_ncasecmp(line, "NOOP", 4) == 0) {
-		smtp_reply(s, "250 2.0.0 OK");
+		conn_reply(s->conn, "250 2.0.0 OK");
 	} else if (vlen == 4 && ascii_ncasecmp(line, "QUIT", 4) == 0) {
-		smtp_reply(s, "221 2.0.0 %s closing connection", hostname(s));
+		conn_reply(s->conn, "221 2.0.0 %s closing connection", hostname(s));
 		conn_close(s->conn, CONN_CLOSE_FLUSH, "quit");
 	} else {
-		smtp_reply(s, "502 5.5.1 Command not implemented");
+		conn_reply(s->conn, "502 5.5.1 Command not implemented");
 		smtp_error(s);
 	}
 }
@@ -91,7 +71,7 @@ smtp_on_data(struct conn *c, void *ctx)
 		case CONN_LINE_MORE:
 			return;
 		case CONN_LINE_TOOLONG:
-			smtp_reply(s, "500 5.5.2 Line too long");
+			conn_reply(s->conn, "500 5.5.2 Line too long");
 			smtp_error(s);
 			break;
 		case CONN_LINE_OK:
@@ -106,7 +86,7 @@ smtp_on_timeout(struct conn *c, void *ctx)
 {
 	struct smtp_session *s = ctx;
 
-	smtp_reply(s, "421 4.4.2 %s Timeout exceeded, closing connection", hostname(s));
+	conn_reply(s->conn, "421 4.4.2 %s Timeout exceeded, closing connection", hostname(s));
 	conn_close(c, CONN_CLOSE_FLUSH, "timeout");
 }
 
@@ -115,7 +95,7 @@ smtp_on_shutdown(struct conn *c, void *ctx)
 {
 	struct smtp_session *s = ctx;
 
-	smtp_reply(s, "421 4.3.2 %s Service shutting down", hostname(s));
+	conn_reply(s->conn, "421 4.3.2 %s Service shutting down", hostname(s));
 	conn_close(c, CONN_CLOSE_FLUSH, "shutdown");
 }
 
@@ -140,7 +120,7 @@ smtp_open(struct conn *c, void *arg)
 	s->srv = arg;
 	s->conn = c;
 	conn_set_proto(c, &smtp_proto, s);
-	smtp_reply(s, "220 %s ESMTP rmail", hostname(s));
+	conn_reply(s->conn, "220 %s ESMTP rmail", hostname(s));
 }
 
 static const char *

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "core/fsio.h"
 #include "core/util.h"
+#include "tests/unit/tmpdir.h"
 
 static void
 test_lookup(void **state)
@@ -61,34 +62,16 @@ test_lookup(void **state)
 	conf_free(&c);
 }
 
-struct tmp {
-	char	 dir[64];
-	char	*path;
-};
-
 static int
 setup_tmp(void **state)
 {
-	struct tmp *t = xcalloc(1, sizeof(*t));
-
-	snprintf(t->dir, sizeof(t->dir), "/tmp/rmail-test-aliases-XXXXXX");
-	if (mkdtemp(t->dir) == NULL)
-		return -1;
-	t->path = xasprintf("%s/rmail.json", t->dir);
-	*state = t;
-	return 0;
+	return tmp_setup(state, "rmail.json");
 }
 
 static int
 teardown_tmp(void **state)
 {
-	struct tmp *t = *state;
-
-	(void)unlink(t->path);
-	rmdir(t->dir);
-	free(t->path);
-	free(t);
-	return 0;
+	return tmp_teardown(state);
 }
 
 static void

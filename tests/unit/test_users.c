@@ -15,6 +15,7 @@
 #include "config/users.h"
 #include "core/fsio.h"
 #include "core/util.h"
+#include "tests/unit/tmpdir.h"
 
 /* The minimum is legal and keeps the tests fast. */
 #define ITER	USERS_MIN_ITERATIONS
@@ -23,34 +24,16 @@
 #define GOOD	"$pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA==$" \
 		"uLzr8VOIfPgKJMy5y/LISltaQC6CRENEAMIiT8kYtf8="
 
-struct tmp {
-	char	 dir[64];
-	char	*path;
-};
-
 static int
 setup_tmp(void **state)
 {
-	struct tmp *t = xcalloc(1, sizeof(*t));
-
-	snprintf(t->dir, sizeof(t->dir), "/tmp/rmail-test-users-XXXXXX");
-	if (mkdtemp(t->dir) == NULL)
-		return -1;
-	t->path = xasprintf("%s/users.json", t->dir);
-	*state = t;
-	return 0;
+	return tmp_setup(state, "users.json");
 }
 
 static int
 teardown_tmp(void **state)
 {
-	struct tmp *t = *state;
-
-	(void)unlink(t->path);
-	rmdir(t->dir);
-	free(t->path);
-	free(t);
-	return 0;
+	return tmp_teardown(state);
 }
 
 static void
