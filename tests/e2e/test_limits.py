@@ -105,3 +105,42 @@ class PerIpLimit(ServerTest):
 
     def test_submissions(self):
         self.check("submissions")
+
+
+class GlobalLimit(ServerTest):
+    """The total cap counts every service together and is answered with
+    its own reply (try again later), distinct from the per-IP one."""
+    limits = {"max_connections": 4, "max_connections_per_ip": 20}
+
+    def open_ok(self, service, want):
+        deadline = time.monotonic() + 3 * harness.SLOW
+        while True:
+            c = self.inst.connect(service)
+            self.addCleanup(c.close)
+            line = c.readline()
+            if line.startswith(want):
+                return c
+            # A probe connection of the harness may still be counted.
+            self.assertLess(time.monotonic(), deadline, line)
+            c.close()
+            time.sleep(0.05)
+
+    def test_total_cap_across_services(self):
+        held = [self.open_ok("smtp", "220 "), self.open_ok("smtp", "220 "),
+                self.open_ok("imap", "* OK"), self.open_ok("imap", "* OK")]
+        s = self.inst.connect("smtp")
+        self.addCleanup(s.close)
+        line = s.readline()
+        self.assertTrue(line.startswith("421 4.3.2 "), line)
+        self.assertIn("try again later", line)
+        self.assertTrue(s.read_until_closed(timeout=5 * harness.SLOW)[1])
+        i = self.inst.connect("imap")
+        self.addCleanup(i.close)
+        line = i.readline()
+        self.assertTrue(line.startswith("* BYE [UNAVAILABLE]"), line)
+        self.assertTrue(i.read_until_closed(timeout=5 * harness.SLOW)[1])
+        for n, c in enumerate(held[2:]):
+            _, done = c.imap_cmd("k%d" % n, "NOOP")
+            self.assertTrue(done.startswith("k%d OK" % n), done)
+        held[0].close()
+        self.open_ok("imap", "* OK")

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -320,6 +321,70 @@ test_peer_eof_processes_buffered_input(void **state)
 	teardown(f);
 }
 
+/* "BDAT 8" then exactly 8 raw bytes (holding CRLFs and a lone LF), then
+ * the next command: the chunk is read by length, never as lines. */
+struct chunk {
+	char	 data[32];
+	size_t	 want, got;
+	int	 lines;
+	char	 last[32];
+};
+
+static void
+chunk_on_data(struct conn *c, void *ctx)
+{
+	struct chunk *k = ctx;
+	const uint8_t *p;
+	char *line;
+	size_t len, n;
+	bool crlf;
+
+	for (;;) {
+		if (k->got < k->want) {
+			if ((n = conn_take(c, &p, k->want - k->got)) == 0)
+				return;
+			memcpy(k->data + k->got, p, n);
+			k->got += n;
+			continue;
+		}
+		if (conn_line(c, &line, &len, &crlf) != CONN_LINE_OK)
+			return;
+		k->lines++;
+		snprintf(k->last, sizeof(k->last), "%s", line);
+		if (strncmp(line, "BDAT ", 5) == 0)
+			k->want = k->got + strtoul(line + 5, NULL, 10);
+	}
+}
+
+static void
+noop_free(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct conn_proto chunk_proto = {
+	.on_data = chunk_on_data,
+	.on_free = noop_free,
+};
+
+static void
+test_exact_length_reads(void **state)
+{
+	const char in[] = "BDAT 8\r\na\r\nb\nc\r\nNOOP\r\n";
+	struct fixture *f = setup(512, 4096);
+	struct chunk k;
+
+	(void)state;
+	memset(&k, 0, sizeof(k));
+	conn_set_proto(f->conn, &chunk_proto, &k);
+	feed_bytewise(f, in, sizeof(in) - 1);
+	assert_int_equal(k.got, 8);
+	assert_memory_equal(k.data, "a\r\nb\nc\r\n", 8);
+	assert_int_equal(k.lines, 2);	/* BDAT and NOOP, nothing from the chunk */
+	assert_string_equal(k.last, "NOOP");
+	teardown(f);
+}
+
 int
 main(void)
 {
@@ -333,6 +398,7 @@ main(void)
 		cmocka_unit_test(test_output_overflow_aborts),
 		cmocka_unit_test(test_close_flushes_then_eof),
 		cmocka_unit_test(test_peer_eof_processes_buffered_input),
+		cmocka_unit_test(test_exact_length_reads),
 	};
 
 	log_set_level(LOG_ERROR);
