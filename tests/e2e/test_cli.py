@@ -92,3 +92,62 @@ class Cli(unittest.TestCase):
         if users:
             with open(users, "rb") as f:
                 self.assertEqual(f.read(), ubefore, "users file changed")
+
+
+class PasswordPrompt(unittest.TestCase):
+    """Without --password-stdin, `rmail user add` asks twice on the
+    terminal with echo off."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.inst = Instance()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inst.cleanup()
+
+    def converse(self, address, answers):
+        """Run `rmail user add ADDRESS` on a pty, answering each prompt.
+        Returns (exit status, transcript)."""
+        import pty
+        import select
+        import time
+        from harness import RMAIL_BIN
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(RMAIL_BIN, [RMAIL_BIN, "user", "add", address,
+                                 "-c", self.inst.config])
+        out = b""
+        pending = list(answers)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break       # EIO: the child closed the terminal
+                if not chunk:
+                    break
+                out += chunk
+                if pending and out.lower().count(b"password") > \
+                        len(answers) - len(pending):
+                    time.sleep(0.05)    # echo is turned off after the prompt
+                    os.write(fd, pending.pop(0).encode() + b"\n")
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+    def test_prompt_twice_without_echo(self):
+        secret = "Tty-Secret-4711"
+        rc, out = self.converse("tty@" + DOMAIN, [secret, secret])
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn(secret, out, "the password was echoed")
+        self.assertGreaterEqual(out.lower().count("password"), 2, out)
+        listed = self.inst.cli("user", "list").stdout
+        self.assertIn("tty@" + DOMAIN, listed)
+
+    def test_mismatch_is_refused(self):
+        rc, out = self.converse("tty2@" + DOMAIN, ["one-password", "another"])
+        self.assertEqual(rc, 1, out)
+        self.assertNotIn("tty2@" + DOMAIN, self.inst.cli("user", "list").stdout)
