@@ -1,0 +1,630 @@
+/*
+ * mailbox: on-disk mailbox primitives. See mailbox.h and DESIGN.md
+ * "The store".
+ *
+ * The file name is the truth about a message (uid and flags); the index is
+ * a cache of the last scan. Every change is one atomic directory operation
+ * (rename into the shard, rename within it, unlink) followed by an fsync of
+ * the directory (STYLE.md 6), so a crash leaves each message either fully
+ * present under one name or absent. Only UID and keyword allocation need
+ * the mailbox lock: rmail deliver and the server both append.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fsio.h"
+#include "core/util.h"
+#include "store/mailbox_private.h"
+#include "store/names.h"
+
+/* How often set_flags/expunge chase a file another process renamed. */
+#define CHASE_MAX	5
+/* How many tmp names to try before giving up on O_EXCL collisions. */
+#define TMP_TRIES	10
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved;
+}
+
+/* A dirname from store_name_to_dir() is one component, never a dot-file. */
+static bool
+valid_dirname(const char *d)
+{
+	return d[0] != '\0' && d[0] != '.' && strchr(d, '/') == NULL &&
+	    strlen(d) < STORE_DIRNAME_MAX;
+}
+
+int
+mbox_lock(const struct store_mbox *mb)
+{
+	char	 path[PATH_MAX];
+	int	 fd, saved;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", mb->dir, MBOX_LOCK) >=
+	    sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/*
+	 * Opened per use, not kept: flock belongs to the open file
+	 * description, which a fork()ed child would share with its parent.
+	 */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	while (flock(fd, LOCK_EX) == -1) {
+		if (errno == EINTR)
+			continue;
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+void
+mbox_unlock(int fd)
+{
+	int saved = errno;
+
+	/* Closing releases the lock; nothing was written through fd. */
+	(void)close(fd);
+	errno = saved;
+}
+
+/*
+ * Load status.json into mb->st, rebuilding it when missing or corrupt.
+ * The rebuild happens under the lock, after a second read, so two
+ * processes opening at once agree on one UIDVALIDITY.
+ */
+static int
+load_status(struct store_mbox *mb)
+{
+	struct mbox_status	 st;
+	int			 lockfd;
+
+	if (mbox_status_read(mb->dir, &st) == 0)
+		goto ok;
+	if (errno != ENOENT && errno != EINVAL)
+		return -1;
+	if ((lockfd = mbox_lock(mb)) == -1)
+		return -1;
+	if (mbox_status_read(mb->dir, &st) == -1) {
+		if (errno != ENOENT && errno != EINVAL) {
+			mbox_unlock(lockfd);
+			return -1;
+		}
+		mbox_status_init(&st);
+		/* UIDs above what the old status said may be on disk. */
+		if (mb->st.uidnext > st.uidnext)
+			st.uidnext = mb->st.uidnext;
+		if (mbox_status_write(mb->dir, &st) == -1) {
+			mbox_status_free(&st);
+			mbox_unlock(lockfd);
+			return -1;
+		}
+		mb->rebuilt = true;
+	}
+	mbox_unlock(lockfd);
+ok:
+	mbox_status_free(&mb->st);
+	mb->st = st;
+	return 0;
+}
+
+/*
+ * RFC 3501 2.3.1.1: UIDNEXT must stay above every UID in the mailbox, even
+ * when status.json lagged (crash between rename and status write, rebuilt
+ * status). Raise it under the lock and persist.
+ */
+static int
+raise_uidnext(struct store_mbox *mb)
+{
+	struct mbox_status	 disk;
+	uint32_t		 want;
+	int			 lockfd;
+
+	if (mb->nmsgs == 0)
+		return 0;
+	want = mb->msgs[mb->nmsgs - 1].uid;
+	if (want == UINT32_MAX || want < mb->st.uidnext)
+		return 0;	/* an exhausted mailbox is caught by append */
+	want++;
+	if ((lockfd = mbox_lock(mb)) == -1)
+		return -1;
+	if (mbox_status_read(mb->dir, &disk) == 0)
+		mbox_status_merge(&mb->st, &disk);
+	if (mb->st.uidnext < want) {
+		mb->st.uidnext = want;
+		if (mbox_status_write(mb->dir, &mb->st) == -1) {
+			mbox_unlock(lockfd);
+			return -1;
+		}
+	}
+	mbox_unlock(lockfd);
+	return 0;
+}
+
+int
+store_mbox_create(const char *user_dir, const char *dirname,
+    const char *special_use, char *err, size_t errlen)
+{
+	struct store_mbox	 mb;
+	char			*parent = NULL;
+	bool			 made = false;
+	int			 lockfd = -1, saved;
+
+	memset(&mb, 0, sizeof(mb));
+	if (!valid_dirname(dirname) ||
+	    (special_use != NULL && !mbox_special_use_valid(special_use))) {
+		errno = EINVAL;
+		seterr(err, errlen, "%s: invalid mailbox directory or "
+		    "special-use", dirname);
+		return -1;
+	}
+	parent = xasprintf("%s/mailboxes", user_dir);
+	mb.dir = xasprintf("%s/%s", parent, dirname);
+	if (fsio_mkdirs(parent, 0700) == -1) {
+		seterr(err, errlen, "%s: %s", parent, strerror(errno));
+		goto fail;
+	}
+	if (mkdir(mb.dir, 0700) == -1) {
+		seterr(err, errlen, "%s: %s", mb.dir, errno == EEXIST ?
+		    "mailbox already exists" : strerror(errno));
+		goto fail;
+	}
+	made = true;
+	mbox_status_init(&mb.st);
+	if (special_use != NULL)
+		mb.st.special_use = xstrdup(special_use);
+	/* Under the lock, so an open racing us does not rebuild it. */
+	if ((lockfd = mbox_lock(&mb)) == -1 ||
+	    mbox_status_write(mb.dir, &mb.st) == -1) {
+		seterr(err, errlen, "%s/%s: %s", mb.dir, MBOX_STATUS,
+		    strerror(errno));
+		goto fail;
+	}
+	mbox_unlock(lockfd);
+	lockfd = -1;
+	/* The new directory entry must survive a crash too (STYLE.md 6). */
+	if (fsio_fsync_dir(parent) == -1) {
+		seterr(err, errlen, "fsync %s: %s", parent, strerror(errno));
+		goto fail;
+	}
+	mbox_status_free(&mb.st);
+	free(mb.dir);
+	free(parent);
+	return 0;
+fail:
+	saved = errno;
+	if (lockfd != -1)
+		mbox_unlock(lockfd);
+	if (made) {
+		char *p;
+
+		p = xasprintf("%s/%s", mb.dir, MBOX_STATUS);
+		(void)unlink(p);
+		free(p);
+		p = xasprintf("%s/%s", mb.dir, MBOX_LOCK);
+		(void)unlink(p);
+		free(p);
+		(void)rmdir(mb.dir);
+	}
+	mbox_status_free(&mb.st);
+	free(mb.dir);
+	free(parent);
+	errno = saved;
+	return -1;
+}
+
+struct store_mbox *
+store_mbox_open(const char *user_dir, const char *dirname, char *err,
+    size_t errlen)
+{
+	struct store_mbox	*mb;
+	struct stat		 st;
+	int			 saved;
+
+	if (!valid_dirname(dirname)) {
+		errno = EINVAL;
+		seterr(err, errlen, "%s: invalid mailbox directory", dirname);
+		return NULL;
+	}
+	mb = xcalloc(1, sizeof(*mb));
+	mb->dir = xasprintf("%s/mailboxes/%s", user_dir, dirname);
+	mb->tmpdir = xasprintf("%s/tmp", user_dir);
+	/* Room for "/SHARD/NAME" so no later path can be truncated. */
+	if (strlen(mb->dir) + STORE_SHARD_MAX + STORE_FNAME_MAX >= PATH_MAX ||
+	    strlen(mb->tmpdir) + 64 >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		seterr(err, errlen, "%s: %s", mb->dir, strerror(errno));
+		goto fail;
+	}
+	if (stat(mb->dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		if (errno == 0 || errno == ENOTDIR)
+			errno = ENOENT;
+		seterr(err, errlen, "%s: %s", mb->dir, errno == ENOENT ?
+		    "no such mailbox" : strerror(errno));
+		goto fail;
+	}
+	if (load_status(mb) == -1) {
+		seterr(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
+		    strerror(errno));
+		goto fail;
+	}
+	if (mbox_scan_all(mb, &mb->msgs, &mb->nmsgs, &mb->cap) == -1) {
+		seterr(err, errlen, "scan %s: %s", mb->dir, strerror(errno));
+		goto fail;
+	}
+	if (raise_uidnext(mb) == -1) {
+		seterr(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
+		    strerror(errno));
+		goto fail;
+	}
+	return mb;
+fail:
+	saved = errno;
+	store_mbox_close(&mb);
+	errno = saved;
+	return NULL;
+}
+
+void
+store_mbox_close(struct store_mbox **mbp)
+{
+	struct store_mbox *mb;
+
+	if (mbp == NULL || (mb = *mbp) == NULL)
+		return;
+	mbox_status_free(&mb->st);
+	free(mb->msgs);
+	free(mb->tmpdir);
+	free(mb->dir);
+	free(mb);
+	*mbp = NULL;
+}
+
+uint32_t
+store_mbox_uidvalidity(const struct store_mbox *mb)
+{
+	return mb->st.uidvalidity;
+}
+
+uint32_t
+store_mbox_uidnext(const struct store_mbox *mb)
+{
+	return mb->st.uidnext;
+}
+
+bool
+store_mbox_rebuilt(const struct store_mbox *mb)
+{
+	return mb->rebuilt;
+}
+
+bool
+store_mbox_subscribed(const struct store_mbox *mb)
+{
+	return mb->st.subscribed;
+}
+
+const char *
+store_mbox_special_use(const struct store_mbox *mb)
+{
+	return mb->st.special_use;
+}
+
+size_t
+store_mbox_count(const struct store_mbox *mb)
+{
+	return mb->nmsgs;
+}
+
+const struct store_msg *
+store_mbox_at(const struct store_mbox *mb, size_t i)
+{
+	return i < mb->nmsgs ? &mb->msgs[i] : NULL;
+}
+
+const struct store_msg *
+store_mbox_find(const struct store_mbox *mb, uint32_t uid)
+{
+	return mbox_index_find(mb, uid);
+}
+
+int
+store_mbox_path(const struct store_mbox *mb, uint32_t uid, char *buf,
+    size_t len)
+{
+	const struct store_msg *m;
+
+	if ((m = mbox_index_find(mb, uid)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	return mbox_msg_path(mb, uid, &m->flags, buf, len);
+}
+
+/* Write data to a new file in tmpdir; its path goes to path. */
+static int
+write_tmp(const struct store_mbox *mb, const void *data, size_t len,
+    time_t internaldate, char path[PATH_MAX])
+{
+	static unsigned	 seq;
+	struct timespec	 ts[2];
+	const char	*p = data;
+	int		 fd = -1, tries, saved;
+
+	/* pid + time + counter is unique on this host; O_EXCL checks. */
+	for (tries = 0; ; tries++) {
+		snprintf(path, PATH_MAX, "%s/%ld.%lld.%u", mb->tmpdir,
+		    (long)getpid(), (long long)time(NULL), seq++);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1)
+			break;
+		if (errno == ENOENT && tries == 0) {
+			/* tmp/ is made with the user; recreate if lost. */
+			if (mkdir(mb->tmpdir, 0700) == -1 && errno != EEXIST)
+				return -1;
+			continue;
+		}
+		if (errno != EEXIST || tries >= TMP_TRIES)
+			return -1;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	/* DESIGN.md "The store": INTERNALDATE is the file's mtime. */
+	ts[0].tv_sec = ts[1].tv_sec = internaldate;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (futimens(fd, ts) == -1 || fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	(void)unlink(path);
+	errno = saved;
+	return -1;
+}
+
+int
+store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
+    time_t internaldate, const struct store_flags *flags, uint32_t *uid_r,
+    char *err, size_t errlen)
+{
+	struct mbox_status	 disk;
+	struct store_msg	 m;
+	char			 tmp[PATH_MAX], shard[PATH_MAX];
+	char			 dst[PATH_MAX];
+	int			 lockfd = -1, saved;
+	bool			 tmp_live = false;
+
+	memset(&m, 0, sizeof(m));
+	if (flags != NULL) {
+		m.flags.sys = flags->sys & STORE_F_ALL;
+		m.flags.kw = flags->kw & STORE_KW_ALL;
+	}
+	if (internaldate == 0)
+		internaldate = time(NULL);
+	m.size = (off_t)len;
+	m.internaldate = internaldate;
+	if (write_tmp(mb, data, len, internaldate, tmp) == -1) {
+		seterr(err, errlen, "%s: write: %s", mb->tmpdir,
+		    strerror(errno));
+		return -1;
+	}
+	tmp_live = true;
+	if ((lockfd = mbox_lock(mb)) == -1) {
+		seterr(err, errlen, "%s/%s: %s", mb->dir, MBOX_LOCK,
+		    strerror(errno));
+		goto fail;
+	}
+	/*
+	 * Another handle or process may have appended since we last looked:
+	 * status.json under the lock is the allocator. Our own uidnext is
+	 * the floor, so a stale or rebuilt file never hands a UID back.
+	 */
+	if (mbox_status_read(mb->dir, &disk) == 0)
+		mbox_status_merge(&mb->st, &disk);
+	m.uid = mb->st.uidnext;
+	if (m.uid == 0 || m.uid == UINT32_MAX) {
+		/* RFC 3501 2.3.1.1: out of UIDs; needs a new UIDVALIDITY. */
+		errno = EOVERFLOW;
+		seterr(err, errlen, "%s: UIDs exhausted", mb->dir);
+		goto fail;
+	}
+	if (mbox_shard_path(mb, m.uid, shard) == -1 ||
+	    mbox_msg_path(mb, m.uid, &m.flags, dst, sizeof(dst)) == -1) {
+		seterr(err, errlen, "%s: %s", mb->dir, strerror(errno));
+		goto fail;
+	}
+	if (mkdir(shard, 0700) == 0) {
+		if (fsio_fsync_dir(mb->dir) == -1) {
+			seterr(err, errlen, "fsync %s: %s", mb->dir,
+			    strerror(errno));
+			goto fail;
+		}
+	} else if (errno != EEXIST) {
+		seterr(err, errlen, "mkdir %s: %s", shard, strerror(errno));
+		goto fail;
+	}
+	/*
+	 * Reserve the uid durably before the message appears: a crash in
+	 * between leaves a gap in the UIDs, never a uid that status.json
+	 * would hand out a second time to a handle that has not rescanned.
+	 */
+	mb->st.uidnext = m.uid + 1;
+	if (mbox_status_write(mb->dir, &mb->st) == -1) {
+		seterr(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
+		    strerror(errno));
+		goto fail;
+	}
+	/* RENAME_NOREPLACE: never clobber a file that is already there. */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == -1 &&
+	    (errno != EINVAL || rename(tmp, dst) == -1)) {
+		seterr(err, errlen, "rename %s: %s", dst, strerror(errno));
+		goto fail;
+	}
+	/* From here on the message is in the mailbox. */
+	tmp_live = false;
+	mbox_index_add(&mb->msgs, &mb->nmsgs, &mb->cap, &m);
+	if (uid_r != NULL)
+		*uid_r = m.uid;
+	if (fsio_fsync_dir(shard) == -1) {
+		seterr(err, errlen, "fsync %s: %s", shard, strerror(errno));
+		goto fail;
+	}
+	mbox_unlock(lockfd);
+	return 0;
+fail:
+	saved = errno;
+	if (lockfd != -1)
+		mbox_unlock(lockfd);
+	if (tmp_live)
+		(void)unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+int
+store_mbox_set_flags(struct store_mbox *mb, uint32_t uid,
+    const struct store_flags *flags)
+{
+	struct store_msg	*m, found;
+	struct store_flags	 want;
+	struct stat		 st;
+	char			 from[PATH_MAX], to[PATH_MAX], shard[PATH_MAX];
+	int			 tries;
+
+	want.sys = flags->sys & STORE_F_ALL;
+	want.kw = flags->kw & STORE_KW_ALL;
+	if ((m = mbox_index_find(mb, uid)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (mbox_shard_path(mb, uid, shard) == -1 ||
+	    mbox_msg_path(mb, uid, &want, to, sizeof(to)) == -1)
+		return -1;
+	for (tries = 0; tries < CHASE_MAX; tries++) {
+		if (mbox_msg_path(mb, uid, &m->flags, from, sizeof(from)) == -1)
+			return -1;
+		if (strcmp(from, to) == 0) {
+			/* Nothing to rename; but say ENOENT if it is gone. */
+			if (stat(from, &st) == 0)
+				return 0;
+		} else if (rename(from, to) == 0) {
+			m->flags = want;
+			/* STYLE.md 6: a flag change is durable once the
+			 * directory is synced. */
+			return fsio_fsync_dir(shard);
+		}
+		if (errno != ENOENT)
+			return -1;
+		/* Renamed or expunged by someone else: find its name. */
+		if (mbox_rescan_uid(mb, uid, &found) == -1) {
+			if (errno == ENOENT)
+				mbox_index_remove(mb, m);
+			return -1;
+		}
+		m->flags = found.flags;
+		m->size = found.size;
+		m->internaldate = found.internaldate;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+int
+store_mbox_expunge(struct store_mbox *mb, uint32_t uid)
+{
+	struct store_msg	*m, found;
+	char			 path[PATH_MAX], shard[PATH_MAX];
+	int			 tries;
+
+	if ((m = mbox_index_find(mb, uid)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (mbox_shard_path(mb, uid, shard) == -1)
+		return -1;
+	for (tries = 0; tries < CHASE_MAX; tries++) {
+		if (mbox_msg_path(mb, uid, &m->flags, path, sizeof(path)) == -1)
+			return -1;
+		if (unlink(path) == 0) {
+			mbox_index_remove(mb, m);
+			return fsio_fsync_dir(shard);
+		}
+		if (errno != ENOENT)
+			return -1;
+		if (mbox_rescan_uid(mb, uid, &found) == -1) {
+			if (errno != ENOENT)
+				return -1;
+			/* Already expunged elsewhere: the goal is reached. */
+			mbox_index_remove(mb, m);
+			return 0;
+		}
+		m->flags = found.flags;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+int
+store_mbox_refresh(struct store_mbox *mb)
+{
+	struct mbox_status	 disk;
+	struct store_msg	*msgs;
+	size_t			 n, cap;
+
+	if (mbox_status_read(mb->dir, &disk) == 0)
+		mbox_status_merge(&mb->st, &disk);
+	else if (errno == ENOENT || errno == EINVAL) {
+		/* Missing/corrupt: rebuild as open does (keeps our floor). */
+		if (access(mb->dir, F_OK) == -1 || load_status(mb) == -1)
+			return -1;
+	} else
+		return -1;
+	if (mbox_scan_all(mb, &msgs, &n, &cap) == -1)
+		return -1;
+	free(mb->msgs);
+	mb->msgs = msgs;
+	mb->nmsgs = n;
+	mb->cap = cap;
+	return raise_uidnext(mb);
+}

@@ -1,0 +1,174 @@
+/*
+ * mailbox: on-disk mailbox primitives (DESIGN.md "The store").
+ *
+ *	USER_DIR/mailboxes/DIRNAME/
+ *	    status.json		{"version": 1, "uidvalidity": N, "uidnext": N,
+ *				 "keywords": [...], "subscribed": true,
+ *				 "special_use": "\\Sent" or null}
+ *	    .lock		flock(2)ed while a UID or keyword is allocated
+ *	    SHARD/NAME		messages; names from store/fname.h
+ *	USER_DIR/tmp/		files being written; emptied at start
+ *
+ * DIRNAME is what store_name_to_dir() (store/names.h) returns. A handle is
+ * private to its caller: it holds an index (UID-sorted array of messages)
+ * built from a directory scan, and sees changes made through other handles
+ * or processes only after store_mbox_refresh() or when an operation trips
+ * over them (set_flags/expunge rescan the shard on ENOENT). Sharing one
+ * index between sessions and change notifications are layered on top.
+ *
+ * Functions taking err/errlen write a human-readable message there on
+ * failure (always NUL-terminated when errlen > 0); errno is kept.
+ */
+#ifndef RMAIL_STORE_MAILBOX_H
+#define RMAIL_STORE_MAILBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "store/fname.h"
+
+struct store_mbox;
+
+/* One message as the index knows it. */
+struct store_msg {
+	uint32_t		 uid;		/* >= 1, unique in the mailbox */
+	struct store_flags	 flags;		/* as in the file name */
+	off_t			 size;		/* bytes: RFC822.SIZE */
+	time_t			 internaldate;	/* file mtime, seconds */
+};
+
+/*
+ * Create the mailbox directory USER_DIR/mailboxes/DIRNAME (mode 0700;
+ * USER_DIR/mailboxes is created if missing) with a fresh status.json: a new
+ * UIDVALIDITY, uidnext 1, no keywords, subscribed, special_use as given
+ * (NULL for none, else an RFC 6154 attribute such as "\\Sent").
+ * 0, or -1 with errno and err set: EEXIST when the mailbox exists, EINVAL
+ * for a dirname that is not one path component (empty, '/', leading '.')
+ * or a malformed special_use, or the system error. On failure nothing is
+ * left behind (except for EEXIST, where the existing mailbox is untouched).
+ */
+int	 store_mbox_create(const char *user_dir, const char *dirname,
+	    const char *special_use, char *err, size_t errlen);
+
+/*
+ * Open a mailbox: read status.json and scan every shard. A missing or
+ * corrupt status.json is rebuilt (new UIDVALIDITY, no keywords) and
+ * store_mbox_rebuilt() then returns true. UIDNEXT is raised above the
+ * highest UID on disk, and persisted, if status.json lagged.
+ * Returns a handle the caller owns (free with store_mbox_close()), or NULL
+ * with errno and err set: ENOENT when the mailbox does not exist, EINVAL for
+ * a bad dirname, ENAMETOOLONG, or the system error.
+ */
+struct store_mbox *store_mbox_open(const char *user_dir, const char *dirname,
+	    char *err, size_t errlen);
+
+/* Free the handle and set *mbp to NULL; NULL or *mbp == NULL is a no-op. */
+void	 store_mbox_close(struct store_mbox **mbp);
+
+uint32_t store_mbox_uidvalidity(const struct store_mbox *);
+/* The UID the next append will get at the least (RFC 3501 2.3.1.1). */
+uint32_t store_mbox_uidnext(const struct store_mbox *);
+/* True when open or refresh had to rebuild a missing/corrupt status.json. */
+bool	 store_mbox_rebuilt(const struct store_mbox *);
+bool	 store_mbox_subscribed(const struct store_mbox *);
+/* The special-use attribute, or NULL; owned by the handle. */
+const char	*store_mbox_special_use(const struct store_mbox *);
+
+/* Number of messages in the index. */
+size_t	 store_mbox_count(const struct store_mbox *);
+/*
+ * Message i (0-based) in UID order, or NULL when i >= count. The pointer
+ * belongs to the handle and is valid until the next call that changes the
+ * index (append, set_flags, expunge, keyword, refresh, close).
+ */
+const struct store_msg *store_mbox_at(const struct store_mbox *, size_t i);
+/* The message with uid, or NULL; same lifetime as store_mbox_at(). */
+const struct store_msg *store_mbox_find(const struct store_mbox *,
+	    uint32_t uid);
+
+/*
+ * Write the current path of message uid into buf (len bytes), for reading.
+ * The file may have been renamed or removed by another process since the
+ * last scan: a failed open means "refresh and retry" (or expunged).
+ * 0, or -1 with errno ENOENT (uid not in the index) or ENAMETOOLONG.
+ */
+int	 store_mbox_path(const struct store_mbox *, uint32_t uid, char *buf,
+	    size_t len);
+
+/*
+ * Append len bytes of data (stored as is: CRLF line ends are the caller's
+ * business) with internaldate (0 = now) and flags (NULL = none; bits outside
+ * STORE_F_ALL/STORE_KW_ALL are dropped). The UID is allocated under the
+ * mailbox lock from status.json, so other handles and processes never get
+ * the same one. On success 0 and *uid_r (when not NULL) set.
+ * -1 with errno and err set:
+ *   - before the message entered the mailbox (*uid_r untouched): no
+ *     message was added; at most UIDNEXT moved past a reserved uid (the
+ *     uid is made durable in status.json before the message appears, so
+ *     a crash leaves a gap, never a uid handed out twice). EOVERFLOW when
+ *     UIDs are exhausted.
+ *   - after it did (the final fsync of the shard failed; *uid_r set): the
+ *     message is in the index and on disk but may not survive a crash.
+ */
+int	 store_mbox_append(struct store_mbox *, const void *data, size_t len,
+	    time_t internaldate, const struct store_flags *flags,
+	    uint32_t *uid_r, char *err, size_t errlen);
+
+/*
+ * Replace the flags of uid (a rename within its shard). When another
+ * process renamed the file meanwhile, the shard is rescanned and the rename
+ * retried (at most 5 times). 0 on success. -1 with errno: ENOENT when uid is
+ * not in the index or no longer on disk (then it is dropped from the
+ * index); EAGAIN when the retries ran out; else the system error. If the
+ * rename succeeded but the fsync of the shard failed, the index has the new
+ * flags and -1 is returned.
+ */
+int	 store_mbox_set_flags(struct store_mbox *, uint32_t uid,
+	    const struct store_flags *flags);
+
+/*
+ * Remove message uid (unlink) and drop it from the index. 0 also when
+ * another process removed it first. -1 with errno: ENOENT when uid is not
+ * in the index; EAGAIN when retries ran out; the system error otherwise
+ * (if only the fsync of the shard failed, the message is gone from disk and
+ * index all the same).
+ */
+int	 store_mbox_expunge(struct store_mbox *, uint32_t uid);
+
+/*
+ * The index of keyword in the mailbox's keyword list (ASCII
+ * case-insensitive, RFC 3501 2.3.2), which is its bit in store_flags.kw.
+ * When absent and create is true, add it (under the lock, after re-reading
+ * status.json so no other process's keyword is lost) and persist it.
+ * Returns 0..25, or -1 with errno: ENOENT absent and !create; ENOSPC the
+ * list already has STORE_KW_MAX (26) entries; EINVAL keyword is not an
+ * atom (RFC 3501 9), starts with '\' or is longer than 255 bytes; else the
+ * system error.
+ */
+int	 store_mbox_keyword(struct store_mbox *, const char *keyword,
+	    bool create);
+/* Number of keywords, and keyword i (NULL when out of range; owned by the
+ * handle, valid until close). Keywords are never removed or reordered. */
+unsigned store_mbox_keyword_count(const struct store_mbox *);
+const char	*store_mbox_keyword_name(const struct store_mbox *, unsigned i);
+
+/*
+ * Rebuild the index from disk and re-read status.json, picking up what
+ * other processes did (a missing or corrupt status.json is rebuilt as in
+ * store_mbox_open()). 0, or -1 with errno (ENOENT when the mailbox
+ * directory is gone); the index is unchanged then, though the status
+ * fields may already reflect the re-read.
+ */
+int	 store_mbox_refresh(struct store_mbox *);
+
+/*
+ * Remove leftover files (from a crash mid-append) in USER_DIR/tmp. Call at
+ * start, before any append. 0 (also when the directory does not exist), or
+ * -1 with errno of the first failure.
+ */
+int	 store_user_clean_tmp(const char *user_dir);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * mailbox_private: internals shared by store/mailbox*.c. Never include from
+ * outside store/.
+ */
+#ifndef RMAIL_STORE_MAILBOX_PRIVATE_H
+#define RMAIL_STORE_MAILBOX_PRIVATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/fname.h"
+#include "store/mailbox.h"
+
+#define MBOX_STATUS	"status.json"
+#define MBOX_LOCK	".lock"
+
+/* The contents of status.json. */
+struct mbox_status {
+	uint32_t	 uidvalidity;	/* never 0 */
+	uint32_t	 uidnext;	/* >= 1 */
+	char		*keywords[STORE_KW_MAX];	/* owned */
+	unsigned	 nkw;		/* entries used in keywords */
+	bool		 subscribed;
+	char		*special_use;	/* owned, NULL for none */
+};
+
+struct store_mbox {
+	char			*dir;		/* USER_DIR/mailboxes/DIRNAME */
+	char			*tmpdir;	/* USER_DIR/tmp */
+	struct mbox_status	 st;
+	struct store_msg	*msgs;		/* sorted by uid, no duplicates */
+	size_t			 nmsgs;
+	size_t			 cap;		/* allocated entries in msgs */
+	bool			 rebuilt;	/* status.json was rebuilt */
+};
+
+/* mailbox_status.c */
+
+/* A fresh UIDVALIDITY: now, but above any this process handed out. */
+uint32_t mbox_uidvalidity_new(void);
+/* A new status: fresh uidvalidity, uidnext 1, subscribed, no keywords. */
+void	 mbox_status_init(struct mbox_status *);
+void	 mbox_status_free(struct mbox_status *);
+/*
+ * Read dir/status.json into *st (initialised here). 0, or -1 with errno:
+ * ENOENT missing, EINVAL corrupt (bad JSON, version, or field), or the
+ * system error. *st is left empty (freeable) on failure.
+ */
+int	 mbox_status_read(const char *dir, struct mbox_status *st);
+/* Write dir/status.json atomically (mode 0600). 0, or -1 with errno. */
+int	 mbox_status_write(const char *dir, const struct mbox_status *st);
+/*
+ * Fold a status just read from disk into the handle's: uidnext is the
+ * larger of the two (UIDs never go back); keywords are append-only, so the
+ * longer list wins; the rest comes from disk. Consumes *disk.
+ */
+void	 mbox_status_merge(struct mbox_status *mem, struct mbox_status *disk);
+/* An RFC 6154 attribute: '\\' then an atom of at most 64 bytes. */
+bool	 mbox_special_use_valid(const char *);
+/* Index of keyword in st (case-insensitive), or -1. */
+int	 mbox_status_kw_find(const struct mbox_status *, const char *keyword);
+
+/* mailbox_scan.c */
+
+/* buf = the shard directory of uid. 0, or -1 with ENAMETOOLONG. */
+int	 mbox_shard_path(const struct store_mbox *, uint32_t uid,
+	    char buf[PATH_MAX]);
+/* buf = the path of uid with flags fl. 0, or -1 with ENAMETOOLONG. */
+int	 mbox_msg_path(const struct store_mbox *, uint32_t uid,
+	    const struct store_flags *fl, char *buf, size_t len);
+/* Append *m to a growing array (*msgs, *n used, *cap allocated). */
+void	 mbox_index_add(struct store_msg **msgs, size_t *n, size_t *cap,
+	    const struct store_msg *m);
+/* Binary search of mb's index; NULL when uid is not there. */
+struct store_msg *mbox_index_find(const struct store_mbox *, uint32_t uid);
+/* Remove *m, an element of mb's index; later elements move down. */
+void	 mbox_index_remove(struct store_mbox *, struct store_msg *m);
+/*
+ * Scan every shard of mb->dir into a fresh UID-sorted array without
+ * duplicates (*msgs_r, caller frees; *n_r used, *cap_r allocated).
+ * 0, or -1 with errno and nothing allocated.
+ */
+int	 mbox_scan_all(const struct store_mbox *, struct store_msg **msgs_r,
+	    size_t *n_r, size_t *cap_r);
+/*
+ * Find uid's current file by rescanning its shard: 0 and *m_r filled, or
+ * -1 with errno ENOENT when it is gone, or another error.
+ */
+int	 mbox_rescan_uid(const struct store_mbox *, uint32_t uid,
+	    struct store_msg *m_r);
+
+/* mailbox.c */
+
+/* flock(LOCK_EX) dir/.lock: the fd to pass to mbox_unlock(), or -1. */
+int	 mbox_lock(const struct store_mbox *);
+/* Release the lock; keeps errno. */
+void	 mbox_unlock(int fd);
+
+#endif

@@ -1,0 +1,775 @@
+/* Unit tests: store/mailbox (on-disk mailbox primitives). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/fsio.h"
+#include "core/util.h"
+#include "store/mailbox.h"
+
+/* The per-test user directory: USER/{mailboxes,tmp}. */
+struct udir {
+	char	 dir[64];
+	char	*mbox;		/* USER/mailboxes/INBOX */
+};
+
+static void
+rm_rf(const char *path)
+{
+	struct stat	 st;
+	struct dirent	*de;
+	DIR		*d;
+	char		*sub;
+
+	if (lstat(path, &st) == -1)
+		return;
+	if (S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			sub = xasprintf("%s/%s", path, de->d_name);
+			rm_rf(sub);
+			free(sub);
+		}
+		closedir(d);
+		(void)rmdir(path);
+	} else
+		(void)unlink(path);
+}
+
+static int
+setup(void **state)
+{
+	struct udir	*u = xcalloc(1, sizeof(*u));
+	char		*tmp;
+
+	snprintf(u->dir, sizeof(u->dir), "/tmp/rmail-test-XXXXXX");
+	if (mkdtemp(u->dir) == NULL) {
+		free(u);
+		return -1;
+	}
+	tmp = xasprintf("%s/tmp", u->dir);
+	if (mkdir(tmp, 0700) == -1) {
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	u->mbox = xasprintf("%s/mailboxes/INBOX", u->dir);
+	*state = u;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct udir *u = *state;
+
+	rm_rf(u->dir);
+	free(u->mbox);
+	free(u);
+	return 0;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(close(fd), 0);
+}
+
+static bool
+exists(const char *dir, const char *name)
+{
+	struct stat	 st;
+	char		*p = xasprintf("%s/%s", dir, name);
+	int		 r = stat(p, &st);
+
+	free(p);
+	return r == 0;
+}
+
+/* Regular files in dir/sub (a shard). */
+static size_t
+count_files(const char *dir, const char *sub)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		*p = xasprintf("%s/%s", dir, sub);
+	size_t		 n = 0;
+
+	d = opendir(p);
+	free(p);
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static struct store_mbox *
+make_inbox(struct udir *u)
+{
+	struct store_mbox	*mb;
+	char			 err[256];
+
+	assert_int_equal(store_mbox_create(u->dir, "INBOX", NULL, err,
+	    sizeof(err)), 0);
+	mb = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(mb);
+	return mb;
+}
+
+static uint32_t
+append(struct store_mbox *mb, const char *text, time_t when,
+    const struct store_flags *fl)
+{
+	char		 err[256];
+	uint32_t	 uid = 0;
+
+	assert_int_equal(store_mbox_append(mb, text, strlen(text), when, fl,
+	    &uid, err, sizeof(err)), 0);
+	return uid;
+}
+
+static void
+test_create_open_empty(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb, *sent;
+	char			 err[256];
+
+	mb = make_inbox(u);
+	assert_int_equal(store_mbox_count(mb), 0);
+	assert_int_equal(store_mbox_uidnext(mb), 1);
+	assert_true(store_mbox_uidvalidity(mb) != 0);
+	assert_false(store_mbox_rebuilt(mb));
+	assert_true(store_mbox_subscribed(mb));
+	assert_null(store_mbox_special_use(mb));
+	assert_null(store_mbox_at(mb, 0));
+	assert_null(store_mbox_find(mb, 1));
+	assert_true(exists(u->mbox, "status.json"));
+
+	/* Same second, different mailbox: UIDVALIDITY must differ. */
+	assert_int_equal(store_mbox_create(u->dir, "Sent", "\\Sent", err,
+	    sizeof(err)), 0);
+	sent = store_mbox_open(u->dir, "Sent", err, sizeof(err));
+	assert_non_null(sent);
+	assert_string_equal(store_mbox_special_use(sent), "\\Sent");
+	assert_true(store_mbox_uidvalidity(sent) !=
+	    store_mbox_uidvalidity(mb));
+	store_mbox_close(&sent);
+	assert_null(sent);
+	store_mbox_close(&mb);
+	store_mbox_close(&mb);	/* no-op */
+
+	errno = 0;
+	assert_null(store_mbox_open(u->dir, "Nope", err, sizeof(err)));
+	assert_int_equal(errno, ENOENT);
+	assert_true(strlen(err) > 0);
+	errno = 0;
+	assert_null(store_mbox_open(u->dir, "../x", err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(store_mbox_create(u->dir, "Bad", "Sent", err,
+	    sizeof(err)), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+static void
+test_create_twice(void **state)
+{
+	struct udir	*u = *state;
+	char		 err[256] = "";
+
+	assert_int_equal(store_mbox_create(u->dir, "INBOX", NULL, err,
+	    sizeof(err)), 0);
+	errno = 0;
+	assert_int_equal(store_mbox_create(u->dir, "INBOX", NULL, err,
+	    sizeof(err)), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_non_null(strstr(err, "exists"));
+	assert_true(exists(u->mbox, "status.json"));
+}
+
+static void
+test_append_reopen(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb, *again;
+	const struct store_msg	*m;
+	const char		*texts[] = { "a\r\n", "bb\r\n", "ccc\r\n" };
+	time_t			 when[] = { 1000000000, 1100000000, 0 };
+	char			 path[PATH_MAX], err[256], *data;
+	struct stat		 st;
+	size_t			 i, len;
+	time_t			 before = time(NULL);
+
+	mb = make_inbox(u);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(append(mb, texts[i], when[i], NULL), i + 1);
+	assert_int_equal(store_mbox_count(mb), 3);
+	assert_int_equal(store_mbox_uidnext(mb), 4);
+	assert_true(exists(u->mbox, "0000/00000001_.eml"));
+	assert_true(exists(u->mbox, "0000/00000002_.eml"));
+	assert_true(exists(u->mbox, "0000/00000003_.eml"));
+	for (i = 0; i < 3; i++) {
+		m = store_mbox_at(mb, i);
+		assert_int_equal(m->uid, i + 1);
+		assert_ptr_equal(store_mbox_find(mb, (uint32_t)i + 1), m);
+		assert_int_equal(store_mbox_path(mb, m->uid, path,
+		    sizeof(path)), 0);
+		data = fsio_read_file(path, 1024, &len);
+		assert_non_null(data);
+		assert_int_equal(len, strlen(texts[i]));
+		assert_memory_equal(data, texts[i], len);
+		free(data);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_size, m->size);
+		assert_int_equal(m->size, (off_t)strlen(texts[i]));
+		assert_int_equal(st.st_mtime, m->internaldate);
+		if (when[i] != 0)
+			assert_int_equal(m->internaldate, when[i]);
+		else
+			assert_true(m->internaldate >= before);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
+	assert_int_equal(count_files(u->dir, "tmp"), 0);
+	errno = 0;
+	assert_int_equal(store_mbox_path(mb, 9, path, sizeof(path)), -1);
+	assert_int_equal(errno, ENOENT);
+
+	again = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(again);
+	assert_int_equal(store_mbox_count(again), 3);
+	assert_int_equal(store_mbox_uidnext(again), 4);
+	assert_int_equal(store_mbox_uidvalidity(again),
+	    store_mbox_uidvalidity(mb));
+	for (i = 0; i < 3; i++)
+		assert_memory_equal(store_mbox_at(again, i),
+		    store_mbox_at(mb, i), sizeof(struct store_msg));
+	store_mbox_close(&again);
+	store_mbox_close(&mb);
+}
+
+static void
+test_append_flags_and_set(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb, *again;
+	struct store_flags	 fl = { STORE_F_SEEN | STORE_F_FLAGGED, 1 };
+	struct store_flags	 none = { 0, 0 };
+	char			 err[256];
+
+	mb = make_inbox(u);
+	assert_int_equal(append(mb, "x\r\n", 0, &fl), 1);
+	assert_true(exists(u->mbox, "0000/00000001_FSa.eml"));
+	assert_int_equal(store_mbox_find(mb, 1)->flags.sys, fl.sys);
+	assert_int_equal(store_mbox_find(mb, 1)->flags.kw, 1);
+
+	fl.sys = STORE_F_ANSWERED | STORE_F_DRAFT;
+	fl.kw = 2;
+	assert_int_equal(store_mbox_set_flags(mb, 1, &fl), 0);
+	assert_false(exists(u->mbox, "0000/00000001_FSa.eml"));
+	assert_true(exists(u->mbox, "0000/00000001_ATb.eml"));
+	assert_int_equal(store_mbox_find(mb, 1)->flags.sys, fl.sys);
+	/* Same flags again: no rename, still fine. */
+	assert_int_equal(store_mbox_set_flags(mb, 1, &fl), 0);
+	assert_int_equal(store_mbox_set_flags(mb, 1, &none), 0);
+	assert_true(exists(u->mbox, "0000/00000001_.eml"));
+	assert_int_equal(count_files(u->mbox, "0000"), 1);
+	errno = 0;
+	assert_int_equal(store_mbox_set_flags(mb, 7, &fl), -1);
+	assert_int_equal(errno, ENOENT);
+
+	assert_int_equal(store_mbox_set_flags(mb, 1, &fl), 0);
+	again = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(again);
+	assert_int_equal(store_mbox_find(again, 1)->flags.sys, fl.sys);
+	assert_int_equal(store_mbox_find(again, 1)->flags.kw, fl.kw);
+	store_mbox_close(&again);
+	store_mbox_close(&mb);
+}
+
+static void
+test_set_flags_chase(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*a, *b;
+	struct store_flags	 seen = { STORE_F_SEEN, 0 };
+	struct store_flags	 flagged = { STORE_F_FLAGGED, 0 };
+	char			 err[256];
+
+	a = make_inbox(u);
+	append(a, "1\r\n", 0, NULL);
+	append(a, "2\r\n", 0, NULL);
+	b = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(b);
+	assert_int_equal(store_mbox_set_flags(b, 1, &seen), 0);
+	/* a still believes "00000001_.eml": it must chase the rename. */
+	assert_int_equal(store_mbox_set_flags(a, 1, &flagged), 0);
+	assert_true(exists(u->mbox, "0000/00000001_F.eml"));
+	assert_false(exists(u->mbox, "0000/00000001_S.eml"));
+	assert_false(exists(u->mbox, "0000/00000001_.eml"));
+	assert_int_equal(count_files(u->mbox, "0000"), 2);
+	assert_int_equal(store_mbox_find(a, 1)->flags.sys, STORE_F_FLAGGED);
+
+	/* b renamed to what a wants: the chase ends with nothing to do. */
+	assert_int_equal(store_mbox_set_flags(b, 2, &seen), 0);
+	assert_int_equal(store_mbox_set_flags(a, 2, &seen), 0);
+	assert_true(exists(u->mbox, "0000/00000002_S.eml"));
+	assert_int_equal(count_files(u->mbox, "0000"), 2);
+	store_mbox_close(&b);
+	store_mbox_close(&a);
+}
+
+static void
+test_gone_elsewhere(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*a, *b;
+	struct store_flags	 seen = { STORE_F_SEEN, 0 };
+	char			 err[256];
+
+	a = make_inbox(u);
+	append(a, "1\r\n", 0, NULL);
+	append(a, "2\r\n", 0, NULL);
+	append(a, "3\r\n", 0, NULL);
+	b = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(b);
+
+	assert_int_equal(store_mbox_expunge(b, 1), 0);
+	errno = 0;
+	assert_int_equal(store_mbox_set_flags(a, 1, &seen), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_null(store_mbox_find(a, 1));
+	assert_int_equal(store_mbox_count(a), 2);
+
+	/* Renamed then expunged elsewhere; expunge here still succeeds. */
+	assert_int_equal(store_mbox_set_flags(b, 2, &seen), 0);
+	assert_int_equal(store_mbox_expunge(b, 2), 0);
+	assert_int_equal(store_mbox_expunge(a, 2), 0);
+	assert_null(store_mbox_find(a, 2));
+	assert_int_equal(store_mbox_count(a), 1);
+	errno = 0;
+	assert_int_equal(store_mbox_expunge(a, 2), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* Expunge chases a rename too. */
+	assert_int_equal(store_mbox_set_flags(b, 3, &seen), 0);
+	assert_int_equal(store_mbox_expunge(a, 3), 0);
+	assert_int_equal(count_files(u->mbox, "0000"), 0);
+	assert_int_equal(store_mbox_count(a), 0);
+	store_mbox_close(&b);
+	store_mbox_close(&a);
+}
+
+static void
+test_expunge(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb;
+
+	mb = make_inbox(u);
+	append(mb, "1\r\n", 0, NULL);
+	append(mb, "2\r\n", 0, NULL);
+	append(mb, "3\r\n", 0, NULL);
+	assert_int_equal(store_mbox_expunge(mb, 2), 0);
+	assert_false(exists(u->mbox, "0000/00000002_.eml"));
+	assert_int_equal(store_mbox_count(mb), 2);
+	assert_int_equal(store_mbox_at(mb, 0)->uid, 1);
+	assert_int_equal(store_mbox_at(mb, 1)->uid, 3);
+	assert_null(store_mbox_find(mb, 2));
+	/* UIDs are never reused (RFC 3501 2.3.1.1). */
+	assert_int_equal(append(mb, "4\r\n", 0, NULL), 4);
+	store_mbox_close(&mb);
+}
+
+static void
+test_status_rebuilt(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb, *again;
+	char			 err[256], *status;
+	uint32_t		 uv;
+
+	mb = make_inbox(u);
+	append(mb, "1\r\n", 0, NULL);
+	append(mb, "2\r\n", 0, NULL);
+	append(mb, "3\r\n", 0, NULL);
+	assert_true(store_mbox_keyword(mb, "$Junk", true) == 0);
+	uv = store_mbox_uidvalidity(mb);
+	store_mbox_close(&mb);
+
+	status = xasprintf("%s/status.json", u->mbox);
+	assert_int_equal(unlink(status), 0);
+	again = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(again);
+	assert_true(store_mbox_rebuilt(again));
+	assert_int_equal(store_mbox_uidnext(again), 4);
+	assert_int_equal(store_mbox_count(again), 3);
+	assert_int_equal(store_mbox_keyword_count(again), 0);
+	assert_true(store_mbox_uidvalidity(again) != uv);
+	store_mbox_close(&again);
+
+	/* Persisted: a further open does not rebuild again. */
+	again = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(again);
+	assert_false(store_mbox_rebuilt(again));
+	assert_int_equal(store_mbox_uidnext(again), 4);
+	store_mbox_close(&again);
+
+	write_file(status, "{\"version\": 1, \"uidvalidity\": ");
+	again = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(again);
+	assert_true(store_mbox_rebuilt(again));
+	assert_int_equal(store_mbox_uidnext(again), 4);
+	assert_int_equal(append(again, "4\r\n", 0, NULL), 4);
+	store_mbox_close(&again);
+	free(status);
+}
+
+static void
+test_uidnext_raised(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb, *again;
+	char			 err[256], *status, *text;
+
+	mb = make_inbox(u);
+	append(mb, "1\r\n", 0, NULL);
+	append(mb, "2\r\n", 0, NULL);
+	append(mb, "3\r\n", 0, NULL);
+	status = xasprintf("%s/status.json", u->mbox);
+	text = xasprintf("{\"version\": 1, \"uidvalidity\": %u, "
+	    "\"uidnext\": 2, \"keywords\": [], \"subscribed\": false, "
+	    "\"special_use\": null}", store_mbox_uidvalidity(mb));
+	write_file(status, text);
+	free(text);
+
+	/* mb's own floor wins over the stale file. */
+	assert_int_equal(append(mb, "4\r\n", 0, NULL), 4);
+	write_file(status, "{\"version\": 1, \"uidvalidity\": 7, "
+	    "\"uidnext\": 2, \"keywords\": []}");
+	again = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(again);
+	assert_false(store_mbox_rebuilt(again));
+	assert_int_equal(store_mbox_uidvalidity(again), 7);
+	assert_true(store_mbox_subscribed(again));
+	assert_int_equal(store_mbox_uidnext(again), 5);
+	store_mbox_close(&again);
+	/* The raise was persisted. */
+	text = fsio_read_file(status, 4096, NULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"uidnext\": 5"));
+	free(text);
+	free(status);
+	store_mbox_close(&mb);
+}
+
+static void
+test_two_handles(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*a, *b;
+	char			 err[256];
+	uint32_t		 ua, ub;
+
+	a = make_inbox(u);
+	b = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(b);
+	ua = append(a, "from a\r\n", 0, NULL);
+	ub = append(b, "from b\r\n", 0, NULL);
+	assert_int_equal(ua, 1);
+	assert_int_equal(ub, 2);
+	assert_int_equal(append(a, "a again\r\n", 0, NULL), 3);
+	assert_true(exists(u->mbox, "0000/00000001_.eml"));
+	assert_true(exists(u->mbox, "0000/00000002_.eml"));
+	assert_true(exists(u->mbox, "0000/00000003_.eml"));
+	/* Each index only knows its own appends until refresh. */
+	assert_int_equal(store_mbox_count(a), 2);
+	assert_int_equal(store_mbox_refresh(a), 0);
+	assert_int_equal(store_mbox_count(a), 3);
+	assert_int_equal(store_mbox_refresh(b), 0);
+	assert_int_equal(store_mbox_count(b), 3);
+	assert_int_equal(store_mbox_uidnext(b), 4);
+	store_mbox_close(&b);
+	store_mbox_close(&a);
+}
+
+#define FORK_N	200
+
+static int
+child_appends(const char *user_dir)
+{
+	struct store_mbox	*mb;
+	char			 err[256];
+	int			 i, rc = 0;
+
+	if ((mb = store_mbox_open(user_dir, "INBOX", err, sizeof(err))) ==
+	    NULL)
+		return 1;
+	for (i = 0; i < FORK_N; i++)
+		if (store_mbox_append(mb, "child\r\n", 7, 0, NULL, NULL, err,
+		    sizeof(err)) == -1)
+			rc = 1;
+	store_mbox_close(&mb);
+	return rc;
+}
+
+static void
+test_fork_concurrent(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb;
+	pid_t			 pid;
+	int			 i, status;
+	size_t			 k;
+
+	mb = make_inbox(u);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0)
+		_exit(child_appends(u->dir));
+	for (i = 0; i < FORK_N; i++)
+		append(mb, "parent\r\n", 0, NULL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	assert_int_equal(store_mbox_refresh(mb), 0);
+	assert_int_equal(store_mbox_count(mb), 2 * FORK_N);
+	for (k = 0; k < store_mbox_count(mb); k++)
+		assert_int_equal(store_mbox_at(mb, k)->uid, k + 1);
+	assert_int_equal(store_mbox_uidnext(mb), 2 * FORK_N + 1);
+	assert_int_equal(count_files(u->mbox, "0000"), 2 * FORK_N);
+	store_mbox_close(&mb);
+}
+
+static void
+test_keywords(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*a, *b;
+	char			 err[256], kw[16];
+	int			 i;
+
+	a = make_inbox(u);
+	b = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(b);
+	assert_int_equal(store_mbox_keyword(a, "$Forwarded", true), 0);
+	assert_int_equal(store_mbox_keyword(a, "$Junk", true), 1);
+	assert_int_equal(store_mbox_keyword(a, "$forwarded", false), 0);
+	assert_int_equal(store_mbox_keyword(a, "$JUNK", true), 1);
+	errno = 0;
+	assert_int_equal(store_mbox_keyword(a, "nope", false), -1);
+	assert_int_equal(errno, ENOENT);
+	errno = 0;
+	assert_int_equal(store_mbox_keyword(a, "a b", true), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(store_mbox_keyword(a, "\\Seen", true), -1);
+	assert_int_equal(store_mbox_keyword(a, "", true), -1);
+
+	/* b has not seen a's keywords: it must not reuse their bits. */
+	assert_int_equal(store_mbox_keyword(b, "fromb", true), 2);
+	assert_int_equal(store_mbox_keyword(b, "$junk", false), 1);
+	assert_int_equal(store_mbox_keyword(a, "FROMB", true), 2);
+	assert_int_equal(store_mbox_keyword_count(a), 3);
+	assert_string_equal(store_mbox_keyword_name(a, 2), "fromb");
+	assert_null(store_mbox_keyword_name(a, 3));
+
+	for (i = 3; i < 26; i++) {
+		snprintf(kw, sizeof(kw), "kw%d", i);
+		assert_int_equal(store_mbox_keyword(a, kw, true), i);
+	}
+	errno = 0;
+	assert_int_equal(store_mbox_keyword(a, "one-too-many", true), -1);
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(store_mbox_keyword(a, "kw25", true), 25);
+	store_mbox_close(&b);
+	store_mbox_close(&a);
+
+	a = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(a);
+	assert_int_equal(store_mbox_keyword_count(a), 26);
+	assert_string_equal(store_mbox_keyword_name(a, 0), "$Forwarded");
+	assert_string_equal(store_mbox_keyword_name(a, 25), "kw25");
+	assert_int_equal(store_mbox_keyword(a, "KW7", false), 7);
+	store_mbox_close(&a);
+}
+
+static void
+test_junk_ignored(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb;
+	char			 err[256], *p;
+	size_t			 i;
+	const char		*junk[] = {
+		"0000/.00000005_.eml", "0000/hello", "0000/00000006_.eml.bak",
+		"0000/6_.eml", "0000/00000006_SF.eml", "0000/00000006_ba.eml",
+		"0001/00000007_.eml",	/* wrong shard */
+		"abc/00000008_.eml",	/* not a shard */
+		".tmp.status.json", "00000009_.eml",
+	};
+
+	mb = make_inbox(u);
+	append(mb, "1\r\n", 0, NULL);
+	store_mbox_close(&mb);
+	p = xasprintf("%s/0001", u->mbox);
+	assert_int_equal(mkdir(p, 0700), 0);
+	free(p);
+	p = xasprintf("%s/abc", u->mbox);
+	assert_int_equal(mkdir(p, 0700), 0);
+	free(p);
+	/* A directory with a message name is not a message. */
+	p = xasprintf("%s/0000/00000004_.eml", u->mbox);
+	assert_int_equal(mkdir(p, 0700), 0);
+	free(p);
+	for (i = 0; i < NELEM(junk); i++) {
+		p = xasprintf("%s/%s", u->mbox, junk[i]);
+		write_file(p, "junk");
+		free(p);
+	}
+	mb = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(mb);
+	assert_int_equal(store_mbox_count(mb), 1);
+	assert_int_equal(store_mbox_at(mb, 0)->uid, 1);
+	assert_int_equal(store_mbox_uidnext(mb), 2);
+	assert_int_equal(store_mbox_refresh(mb), 0);
+	assert_int_equal(store_mbox_count(mb), 1);
+	store_mbox_close(&mb);
+}
+
+static void
+test_clean_tmp(void **state)
+{
+	struct udir	*u = *state;
+	char		*p;
+
+	p = xasprintf("%s/tmp/1234.5678.0", u->dir);
+	write_file(p, "half a message");
+	free(p);
+	p = xasprintf("%s/tmp/.hidden", u->dir);
+	write_file(p, "x");
+	free(p);
+	assert_int_equal(store_user_clean_tmp(u->dir), 0);
+	assert_int_equal(count_files(u->dir, "tmp"), 0);
+	assert_true(exists(u->dir, "tmp"));
+	assert_false(exists(u->dir, "tmp/.hidden"));
+	/* No tmp/ at all is not an error. */
+	p = xasprintf("%s/tmp", u->dir);
+	assert_int_equal(rmdir(p), 0);
+	free(p);
+	assert_int_equal(store_user_clean_tmp(u->dir), 0);
+}
+
+static void
+test_shard_crossing(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb;
+	char			 err[256], *status, *text;
+	uint32_t		 uv;
+
+	mb = make_inbox(u);
+	uv = store_mbox_uidvalidity(mb);
+	store_mbox_close(&mb);
+	status = xasprintf("%s/status.json", u->mbox);
+	text = xasprintf("{\"version\": 1, \"uidvalidity\": %u, "
+	    "\"uidnext\": 999, \"keywords\": [], \"subscribed\": true, "
+	    "\"special_use\": null}", uv);
+	write_file(status, text);
+	free(text);
+	free(status);
+
+	mb = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(mb);
+	assert_int_equal(append(mb, "999\r\n", 0, NULL), 999);
+	assert_int_equal(append(mb, "1000\r\n", 0, NULL), 1000);
+	assert_true(exists(u->mbox, "0000/00000999_.eml"));
+	assert_true(exists(u->mbox, "0001/00001000_.eml"));
+	store_mbox_close(&mb);
+	mb = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(mb);
+	assert_int_equal(store_mbox_count(mb), 2);
+	assert_non_null(store_mbox_find(mb, 1000));
+	assert_int_equal(store_mbox_uidnext(mb), 1001);
+	assert_int_equal(store_mbox_expunge(mb, 1000), 0);
+	assert_false(exists(u->mbox, "0001/00001000_.eml"));
+	store_mbox_close(&mb);
+}
+
+static void
+test_append_fails_cleanly(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb;
+	char			 err[256] = "", *status, *text;
+	uint32_t		 uid = 42;
+
+	mb = make_inbox(u);
+	status = xasprintf("%s/status.json", u->mbox);
+	text = xasprintf("{\"version\": 1, \"uidvalidity\": %u, "
+	    "\"uidnext\": 4294967295, \"keywords\": []}",
+	    store_mbox_uidvalidity(mb));
+	write_file(status, text);
+	free(text);
+	free(status);
+	/* RFC 3501 2.3.1.1: no UID left; nothing may change. */
+	errno = 0;
+	assert_int_equal(store_mbox_append(mb, "x\r\n", 3, 0, NULL, &uid, err,
+	    sizeof(err)), -1);
+	assert_int_equal(errno, EOVERFLOW);
+	assert_true(strlen(err) > 0);
+	assert_int_equal(uid, 42);
+	assert_int_equal(store_mbox_count(mb), 0);
+	assert_int_equal(count_files(u->dir, "tmp"), 0);
+	assert_false(exists(u->mbox, "4294967"));
+	store_mbox_close(&mb);
+}
+
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_create_open_empty),
+		T(test_create_twice),
+		T(test_append_reopen),
+		T(test_append_flags_and_set),
+		T(test_set_flags_chase),
+		T(test_gone_elsewhere),
+		T(test_expunge),
+		T(test_status_rebuilt),
+		T(test_uidnext_raised),
+		T(test_two_handles),
+		T(test_fork_concurrent),
+		T(test_keywords),
+		T(test_junk_ignored),
+		T(test_clean_tmp),
+		T(test_shard_crossing),
+		T(test_append_fails_cleanly),
+	};
+
+	return cmocka_run_group_tests_name("mailbox", tests, NULL, NULL);
+}
