@@ -41,6 +41,14 @@ static const struct command {
 	  "manage aliases",
 	  "FROM is an address or @domain (catch-all); TO an address. del without\n"
 	  "TO removes the whole alias. A running server picks changes up.\n" },
+	{ "deliver", cmd_deliver, "rmail deliver [-c PATH] RECIPIENT < message",
+	  "deliver a message from stdin into a local mailbox (LDA)",
+	  "Appends the message to the INBOX of RECIPIENT, or of the local users\n"
+	  "its alias names, with Return-Path (-f SENDER, default <>) and\n"
+	  "Delivered-To prepended and bare LF made CRLF; -v reports the UID.\n"
+	  "Exit 0 delivered (on disk, fsynced), 65 message too large, 67 no such\n"
+	  "user, 75 temporary failure (bad config, store error: retry later),\n"
+	  "2 bad usage.\n" },
 	{ "version", NULL, "rmail version", "print the version", "" },
 	{ "help", NULL, "rmail help [COMMAND]", "show help", "" },
 };
