@@ -51,6 +51,10 @@ $(OUT)/librmail.a: $(LIB_OBJ)
 $(BIN): $(CMD_OBJ) $(OUT)/librmail.a
 	$(CC) $(LDOPT) $(LDFLAGS) -o $@ $(CMD_OBJ) $(OUT)/librmail.a $(PKG_LIBS)
 
+$(OUT)/bench/%: tests/bench/%.c $(OUT)/librmail.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT) $(CFLAGS) $(LDOPT) -o $@ $< $(OUT)/librmail.a $(PKG_LIBS)
+
 $(OUT)/tests/%: tests/unit/%.c $(OUT)/librmail.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT) $(CFLAGS) $(LDOPT) -o $@ $< $(OUT)/librmail.a $(PKG_LIBS) $(CMOCKA_LIBS)
@@ -82,8 +86,10 @@ e2e: $(BIN)
 	@RMAIL_BIN=$(abspath $(BIN)) RMAIL_BUILD=$(BUILD) /usr/bin/python3 tests/e2e/run.py $(T)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all build/rel/bench/bench_store
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench.py
+	@d=$$(mktemp -d /tmp/rmail-bench-XXXXXX) && build/rel/bench/bench_store $$d; \
+	    rc=$$?; rm -rf $$d; exit $$rc
 
 clean:
 	rm -rf build rmail

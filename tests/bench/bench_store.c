@@ -1,0 +1,160 @@
+/*
+ * bench_store: store figures as JSON lines (run by `make bench`).
+ *
+ *   append_durable   4 KB messages appended one by one, fsync each: msgs/s
+ *   open_cold        first open (scan) of a 100,000-message mailbox: ms
+ *   open_again       a second open of it in the same process: ms
+ *   set_flags        \Seen set on 10,000 messages (rename + fsync): changes/s
+ *
+ * Usage: bench_store DIR (an empty scratch directory; left for the caller
+ * to remove). The 100,000 files are written directly with the filename
+ * codec (no fsync) since only the open is measured.
+ */
+#include "store/fname.h"
+#include "store/mailbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BIG	100000
+#define NAPPEND	2000
+#define NFLAGS	10000
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *what, const char *err)
+{
+	fprintf(stderr, "bench_store: %s: %s\n", what, err != NULL ? err : strerror(errno));
+	exit(1);
+}
+
+static void
+make_user(const char *user)
+{
+	char p[4096];
+
+	if (mkdir(user, 0700) == -1)
+		die(user, NULL);
+	snprintf(p, sizeof(p), "%s/mailboxes", user);
+	if (mkdir(p, 0700) == -1)
+		die(p, NULL);
+	snprintf(p, sizeof(p), "%s/tmp", user);
+	if (mkdir(p, 0700) == -1)
+		die(p, NULL);
+}
+
+/* Fill mailboxes/big with BIG small messages, as a long-lived INBOX. */
+static void
+fill_big(const char *user, const char *msg, size_t len)
+{
+	char dir[2048], path[2200], shard[STORE_SHARD_MAX], name[STORE_FNAME_MAX];
+	struct store_flags fl = { 0, 0 };
+	char err[512];
+	FILE *f;
+
+	if (store_mbox_create(user, "big", NULL, err, sizeof(err)) == -1)
+		die("create big", err);
+	for (uint32_t uid = 1; uid <= BIG; uid++) {
+		if (uid % 1000 == 0 || uid == 1) {
+			store_shard_format(uid, shard);
+			snprintf(dir, sizeof(dir), "%s/mailboxes/big/%s", user, shard);
+			if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+				die(dir, NULL);
+		}
+		fl.sys = uid % 3 == 0 ? STORE_F_SEEN : 0;
+		store_fname_format(uid, &fl, name);
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		if ((f = fopen(path, "w")) == NULL || fwrite(msg, 1, len, f) != len ||
+		    fclose(f) != 0)
+			die(path, NULL);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	char user[1024], err[512], *msg;
+	struct store_mbox *mb;
+	struct store_flags seen = { STORE_F_SEEN, 0 };
+	const size_t len = 4096;
+	double t0, t;
+	uint32_t uid;
+
+	if (argc != 2)
+		die("usage", "bench_store DIR");
+	snprintf(user, sizeof(user), "%s/user", argv[1]);
+	make_user(user);
+	msg = malloc(len);
+	memset(msg, 'x', len);
+	memcpy(msg, "Subject: bench\r\n\r\n", 18);
+	for (size_t i = 76; i < len; i += 78)
+		memcpy(msg + i, "\r\n", 2);
+
+	if (store_mbox_create(user, "INBOX", NULL, err, sizeof(err)) == -1)
+		die("create INBOX", err);
+	if ((mb = store_mbox_open(user, "INBOX", err, sizeof(err))) == NULL)
+		die("open INBOX", err);
+	t0 = now();
+	for (int i = 0; i < NAPPEND; i++)
+		if (store_mbox_append(mb, msg, len, 0, NULL, &uid, err, sizeof(err)) == -1)
+			die("append", err);
+	t = now() - t0;
+	printf("{\"bench\":\"store_append_durable\",\"msgs\":%d,\"bytes\":%zu,"
+	    "\"seconds\":%.3f,\"msgs_per_sec\":%.0f}\n", NAPPEND, len, t, NAPPEND / t);
+	store_mbox_close(&mb);
+
+	fill_big(user, msg, 1024);
+	sync();
+	t0 = now();
+	if ((mb = store_mbox_open(user, "big", err, sizeof(err))) == NULL)
+		die("open big", err);
+	t = now() - t0;
+	if (store_mbox_count(mb) != BIG)
+		die("open big", "wrong message count");
+	printf("{\"bench\":\"store_open_cold\",\"msgs\":%d,\"ms\":%.1f,\"target_ms\":300}\n",
+	    BIG, t * 1000);
+	t0 = now();
+	{
+		struct store_mbox *again = store_mbox_open(user, "big", err, sizeof(err));
+
+		if (again == NULL)
+			die("reopen big", err);
+		t = now() - t0;
+		store_mbox_close(&again);
+	}
+	/* No index shared between opens yet: this is a second full scan. */
+	printf("{\"bench\":\"store_open_again\",\"msgs\":%d,\"ms\":%.1f,\"target_ms\":1,"
+	    "\"note\":\"rescan; the shared in-memory index is not built yet\"}\n",
+	    BIG, t * 1000);
+
+	t0 = now();
+	for (size_t i = 0, n = 0; n < NFLAGS && i < store_mbox_count(mb); i++) {
+		const struct store_msg *m = store_mbox_at(mb, i);
+
+		if (m->flags.sys & STORE_F_SEEN)
+			continue;
+		if (store_mbox_set_flags(mb, m->uid, &seen) == -1)
+			die("set_flags", NULL);
+		n++;
+	}
+	t = now() - t0;
+	printf("{\"bench\":\"store_set_flags\",\"changes\":%d,\"seconds\":%.3f,"
+	    "\"changes_per_sec\":%.0f}\n", NFLAGS, t, NFLAGS / t);
+	store_mbox_close(&mb);
+	free(msg);
+	return 0;
+}
