@@ -274,6 +274,11 @@ store_mbox_open(const char *user_dir, const char *dirname, char *err,
 		    strerror(errno));
 		goto fail;
 	}
+	if (mb->st.noselect) {
+		errno = ENOTDIR;
+		seterr(err, errlen, "%s: mailbox is \\Noselect", mb->dir);
+		goto fail;
+	}
 	if (mbox_scan_all(mb, &mb->msgs, &mb->nmsgs, &mb->cap) == -1) {
 		seterr(err, errlen, "scan %s: %s", mb->dir, strerror(errno));
 		goto fail;

@@ -59,8 +59,9 @@ int	 store_mbox_create(const char *user_dir, const char *dirname,
  * store_mbox_rebuilt() then returns true. UIDNEXT is raised above the
  * highest UID on disk, and persisted, if status.json lagged.
  * Returns a handle the caller owns (free with store_mbox_close()), or NULL
- * with errno and err set: ENOENT when the mailbox does not exist, EINVAL for
- * a bad dirname, ENAMETOOLONG, or the system error.
+ * with errno and err set: ENOENT when the mailbox does not exist, ENOTDIR
+ * when it is \Noselect (deleted while it had children, store/mboxtree.h),
+ * EINVAL for a bad dirname, ENAMETOOLONG, or the system error.
  */
 struct store_mbox *store_mbox_open(const char *user_dir, const char *dirname,
 	    char *err, size_t errlen);

@@ -24,6 +24,9 @@ struct mbox_status {
 	unsigned	 nkw;		/* entries used in keywords */
 	bool		 subscribed;
 	char		*special_use;	/* owned, NULL for none */
+	/* Deleted while it had children (RFC 3501 6.3.4): no messages, not
+	 * selectable; "noselect": true in status.json, absent when false. */
+	bool		 noselect;
 };
 
 struct store_mbox {

@@ -152,6 +152,10 @@ mbox_status_read(const char *dir, struct mbox_status *st)
 			goto corrupt;
 		st->special_use = xstrdup(json_string_value(v));
 	}
+	v = json_object_get(root, "noselect");
+	if (v != NULL && !json_is_boolean(v))
+		goto corrupt;
+	st->noselect = json_is_true(v);
 	json_decref(root);
 	free(text);
 	free(path);
@@ -191,6 +195,12 @@ mbox_status_write(const char *dir, const struct mbox_status *st)
 		/* Only on allocation failure; json_pack consumed kw. */
 		errno = ENOMEM;
 		return -1;
+	}
+	/* Only written when set, so ordinary mailboxes keep their format. */
+	if (st->noselect &&
+	    json_object_set_new(root, "noselect", json_true()) == -1) {
+		errno = ENOMEM;
+		goto out;
 	}
 	if ((text = json_dumps(root, JSON_INDENT(1))) == NULL) {
 		errno = ENOMEM;
