@@ -4,8 +4,8 @@
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int
-value(unsigned char c)
+int
+base64_value(unsigned char c, char sym63)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -15,7 +15,7 @@ value(unsigned char c)
 		return c - '0' + 52;
 	if (c == '+')
 		return 62;
-	if (c == '/')
+	if (c == (unsigned char)sym63)
 		return 63;
 	return -1;
 }
@@ -39,7 +39,7 @@ base64_decode(const char *in, size_t n, unsigned char *out)
 				pad++;
 				continue;
 			}
-			if (pad > 0 || (v[k] = value(c)) < 0)
+			if (pad > 0 || (v[k] = base64_value(c, '/')) < 0)
 				return -1;
 		}
 		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);

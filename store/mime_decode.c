@@ -1,5 +1,6 @@
 /* mime_decode: base64, quoted-printable and charset conversion to UTF-8. */
 #include "store/mime_private.h"
+#include "core/base64.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -62,21 +63,6 @@ mime_sb_free(struct mime_sb *sb)
 	sb->len = sb->cap = 0;
 }
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 size_t
 mime_decode_base64(const char *in, size_t n, char *out)
@@ -95,7 +81,7 @@ mime_decode_base64(const char *in, size_t n, char *out)
 
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
 			continue;
-		if ((v = b64val(c)) < 0)
+		if ((v = base64_value(c, '/')) < 0)
 			break;
 		acc = (acc << 6) | (uint32_t)v;
 		bits += 6;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/util.h"
 #include "store/names.h"
 
@@ -20,21 +21,6 @@
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
 
 /*
  * One code point of strict UTF-8 (RFC 3629): its length, or -1 for a bad
@@ -162,7 +148,7 @@ mutf7_decode(const char *in, char *outbuf, size_t outlen)
 		nbits = 0;
 		hi = 0;
 		for (; *s != '-'; s++) {
-			if ((v = b64val(*s)) == -1)
+			if ((v = base64_value(*s, ',')) == -1)
 				goto bad;	/* includes NUL: unterminated */
 			bits = bits << 6 | (uint32_t)v;
 			nbits += 6;
