@@ -19,6 +19,7 @@
 #include "core/fsio.h"
 #include "core/util.h"
 #include "store/mailbox.h"
+#include "tests/unit/tmpdir.h"
 
 /* The per-test user directory: USER/{mailboxes,tmp}. */
 struct udir {
@@ -26,48 +27,15 @@ struct udir {
 	char	*mbox;		/* USER/mailboxes/INBOX */
 };
 
-static void
-rm_rf(const char *path)
-{
-	struct stat	 st;
-	struct dirent	*de;
-	DIR		*d;
-	char		*sub;
-
-	if (lstat(path, &st) == -1)
-		return;
-	if (S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			sub = xasprintf("%s/%s", path, de->d_name);
-			rm_rf(sub);
-			free(sub);
-		}
-		closedir(d);
-		(void)rmdir(path);
-	} else
-		(void)unlink(path);
-}
-
 static int
 setup(void **state)
 {
 	struct udir	*u = xcalloc(1, sizeof(*u));
-	char		*tmp;
 
-	snprintf(u->dir, sizeof(u->dir), "/tmp/rmail-test-XXXXXX");
-	if (mkdtemp(u->dir) == NULL) {
+	if (tmp_user_dir(u->dir) == -1) {
 		free(u);
 		return -1;
 	}
-	tmp = xasprintf("%s/tmp", u->dir);
-	if (mkdir(tmp, 0700) == -1) {
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
 	u->mbox = xasprintf("%s/mailboxes/INBOX", u->dir);
 	*state = u;
 	return 0;
@@ -78,7 +46,7 @@ teardown(void **state)
 {
 	struct udir *u = *state;
 
-	rm_rf(u->dir);
+	tmp_rm_rf(u->dir);
 	free(u->mbox);
 	free(u);
 	return 0;

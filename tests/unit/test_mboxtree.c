@@ -21,59 +21,21 @@
 #include "store/mailbox.h"
 #include "store/mboxtree.h"
 #include "store/names.h"
+#include "tests/unit/tmpdir.h"
 
 struct udir {
 	char	 dir[64];
 };
 
-static void
-rm_rf(const char *path)
-{
-	struct stat	 st;
-	struct dirent	*de;
-	DIR		*d;
-	char		*sub;
-
-	if (lstat(path, &st) == -1)
-		return;
-	if (S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			sub = xasprintf("%s/%s", path, de->d_name);
-			rm_rf(sub);
-			free(sub);
-		}
-		closedir(d);
-		(void)rmdir(path);
-	} else
-		(void)unlink(path);
-}
-
 static int
 setup(void **state)
 {
 	struct udir	*u = xcalloc(1, sizeof(*u));
-	char		*p;
 
-	snprintf(u->dir, sizeof(u->dir), "/tmp/rmail-test-XXXXXX");
-	if (mkdtemp(u->dir) == NULL) {
+	if (tmp_user_dir(u->dir) == -1) {
 		free(u);
 		return -1;
 	}
-	p = xasprintf("%s/tmp", u->dir);
-	if (mkdir(p, 0700) == -1) {
-		free(p);
-		return -1;
-	}
-	free(p);
-	p = xasprintf("%s/mailboxes", u->dir);
-	if (mkdir(p, 0700) == -1) {
-		free(p);
-		return -1;
-	}
-	free(p);
 	*state = u;
 	return 0;
 }
@@ -83,7 +45,7 @@ teardown(void **state)
 {
 	struct udir *u = *state;
 
-	rm_rf(u->dir);
+	tmp_rm_rf(u->dir);
 	free(u);
 	return 0;
 }

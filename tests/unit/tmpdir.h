@@ -5,8 +5,11 @@
 #ifndef RMAIL_TEST_TMPDIR_H
 #define RMAIL_TEST_TMPDIR_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/util.h"
@@ -40,6 +43,56 @@ tmp_teardown(void **state)
 	(void)rmdir(t->dir);
 	free(t->path);
 	free(t);
+	return 0;
+}
+
+/* rm -rf path (no symlinks followed). */
+static inline void
+tmp_rm_rf(const char *path)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+
+	if (lstat(path, &st) == -1)
+		return;
+	if (!S_ISDIR(st.st_mode) || (d = opendir(path)) == NULL) {
+		(void)unlink(path);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char *sub;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = xasprintf("%s/%s", path, de->d_name);
+		tmp_rm_rf(sub);
+		free(sub);
+	}
+	closedir(d);
+	(void)rmdir(path);
+}
+
+/* A fresh user folder: dir (64 bytes) = mkdtemp, with tmp/ and mailboxes/.
+ * 0, or -1 (nothing left behind). */
+static inline int
+tmp_user_dir(char dir[64])
+{
+	static const char *const subs[] = { "tmp", "mailboxes" };
+
+	snprintf(dir, 64, "/tmp/rmail-test-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		char *p = xasprintf("%s/%s", dir, subs[i]);
+		int r = mkdir(p, 0700);
+
+		free(p);
+		if (r == -1) {
+			tmp_rm_rf(dir);
+			return -1;
+		}
+	}
 	return 0;
 }
 
