@@ -1,6 +1,7 @@
 /* util: allocation that aborts on failure, and small string helpers. */
 #include "core/util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,4 +110,18 @@ ascii_lower(char *s)
 {
 	for (; *s != '\0'; s++)
 		*s = (char)lc((unsigned char)*s);
+}
+
+void
+err_printf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved;
 }

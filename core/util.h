@@ -12,6 +12,11 @@ char	*xstrndup(const char *, size_t);
 /* printf into a fresh allocation. */
 char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Format a message into err (when err is not NULL and errlen > 0),
+ * truncating; errno is left as it was, so callers report then return. */
+void	 err_printf(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
 /* Free *p and set it to NULL. */
 #define FREE_NULL(p) do { free(p); (p) = NULL; } while (0)
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -30,24 +30,6 @@
 /* How many tmp names to try before giving up on O_EXCL collisions. */
 #define TMP_TRIES	10
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 saved = errno;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-}
-
 /* A dirname from store_name_to_dir() is one component, never a dot-file. */
 static bool
 valid_dirname(const char *d)
@@ -180,18 +162,18 @@ store_mbox_create(const char *user_dir, const char *dirname,
 	if (!valid_dirname(dirname) ||
 	    (special_use != NULL && !mbox_special_use_valid(special_use))) {
 		errno = EINVAL;
-		seterr(err, errlen, "%s: invalid mailbox directory or "
+		err_printf(err, errlen, "%s: invalid mailbox directory or "
 		    "special-use", dirname);
 		return -1;
 	}
 	parent = xasprintf("%s/mailboxes", user_dir);
 	mb.dir = xasprintf("%s/%s", parent, dirname);
 	if (fsio_mkdirs(parent, 0700) == -1) {
-		seterr(err, errlen, "%s: %s", parent, strerror(errno));
+		err_printf(err, errlen, "%s: %s", parent, strerror(errno));
 		goto fail;
 	}
 	if (mkdir(mb.dir, 0700) == -1) {
-		seterr(err, errlen, "%s: %s", mb.dir, errno == EEXIST ?
+		err_printf(err, errlen, "%s: %s", mb.dir, errno == EEXIST ?
 		    "mailbox already exists" : strerror(errno));
 		goto fail;
 	}
@@ -202,7 +184,7 @@ store_mbox_create(const char *user_dir, const char *dirname,
 	/* Under the lock, so an open racing us does not rebuild it. */
 	if ((lockfd = mbox_lock(&mb)) == -1 ||
 	    mbox_status_write(mb.dir, &mb.st) == -1) {
-		seterr(err, errlen, "%s/%s: %s", mb.dir, MBOX_STATUS,
+		err_printf(err, errlen, "%s/%s: %s", mb.dir, MBOX_STATUS,
 		    strerror(errno));
 		goto fail;
 	}
@@ -210,7 +192,7 @@ store_mbox_create(const char *user_dir, const char *dirname,
 	lockfd = -1;
 	/* The new directory entry must survive a crash too (STYLE.md 6). */
 	if (fsio_fsync_dir(parent) == -1) {
-		seterr(err, errlen, "fsync %s: %s", parent, strerror(errno));
+		err_printf(err, errlen, "fsync %s: %s", parent, strerror(errno));
 		goto fail;
 	}
 	mbox_status_free(&mb.st);
@@ -249,7 +231,7 @@ store_mbox_open(const char *user_dir, const char *dirname, char *err,
 
 	if (!valid_dirname(dirname)) {
 		errno = EINVAL;
-		seterr(err, errlen, "%s: invalid mailbox directory", dirname);
+		err_printf(err, errlen, "%s: invalid mailbox directory", dirname);
 		return NULL;
 	}
 	mb = xcalloc(1, sizeof(*mb));
@@ -259,32 +241,32 @@ store_mbox_open(const char *user_dir, const char *dirname, char *err,
 	if (strlen(mb->dir) + STORE_SHARD_MAX + STORE_FNAME_MAX >= PATH_MAX ||
 	    strlen(mb->tmpdir) + 64 >= PATH_MAX) {
 		errno = ENAMETOOLONG;
-		seterr(err, errlen, "%s: %s", mb->dir, strerror(errno));
+		err_printf(err, errlen, "%s: %s", mb->dir, strerror(errno));
 		goto fail;
 	}
 	if (stat(mb->dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		if (errno == 0 || errno == ENOTDIR)
 			errno = ENOENT;
-		seterr(err, errlen, "%s: %s", mb->dir, errno == ENOENT ?
+		err_printf(err, errlen, "%s: %s", mb->dir, errno == ENOENT ?
 		    "no such mailbox" : strerror(errno));
 		goto fail;
 	}
 	if (load_status(mb) == -1) {
-		seterr(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
+		err_printf(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
 		    strerror(errno));
 		goto fail;
 	}
 	if (mb->st.noselect) {
 		errno = ENOTDIR;
-		seterr(err, errlen, "%s: mailbox is \\Noselect", mb->dir);
+		err_printf(err, errlen, "%s: mailbox is \\Noselect", mb->dir);
 		goto fail;
 	}
 	if (mbox_scan_all(mb, &mb->msgs, &mb->nmsgs, &mb->cap) == -1) {
-		seterr(err, errlen, "scan %s: %s", mb->dir, strerror(errno));
+		err_printf(err, errlen, "scan %s: %s", mb->dir, strerror(errno));
 		goto fail;
 	}
 	if (raise_uidnext(mb) == -1) {
-		seterr(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
+		err_printf(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
 		    strerror(errno));
 		goto fail;
 	}
@@ -450,13 +432,13 @@ store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
 	m.size = (off_t)len;
 	m.internaldate = internaldate;
 	if (write_tmp(mb, data, len, internaldate, tmp) == -1) {
-		seterr(err, errlen, "%s: write: %s", mb->tmpdir,
+		err_printf(err, errlen, "%s: write: %s", mb->tmpdir,
 		    strerror(errno));
 		return -1;
 	}
 	tmp_live = true;
 	if ((lockfd = mbox_lock(mb)) == -1) {
-		seterr(err, errlen, "%s/%s: %s", mb->dir, MBOX_LOCK,
+		err_printf(err, errlen, "%s/%s: %s", mb->dir, MBOX_LOCK,
 		    strerror(errno));
 		goto fail;
 	}
@@ -471,22 +453,22 @@ store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
 	if (m.uid == 0 || m.uid == UINT32_MAX) {
 		/* RFC 3501 2.3.1.1: out of UIDs; needs a new UIDVALIDITY. */
 		errno = EOVERFLOW;
-		seterr(err, errlen, "%s: UIDs exhausted", mb->dir);
+		err_printf(err, errlen, "%s: UIDs exhausted", mb->dir);
 		goto fail;
 	}
 	if (mbox_shard_path(mb, m.uid, shard) == -1 ||
 	    mbox_msg_path(mb, m.uid, &m.flags, dst, sizeof(dst)) == -1) {
-		seterr(err, errlen, "%s: %s", mb->dir, strerror(errno));
+		err_printf(err, errlen, "%s: %s", mb->dir, strerror(errno));
 		goto fail;
 	}
 	if (mkdir(shard, 0700) == 0) {
 		if (fsio_fsync_dir(mb->dir) == -1) {
-			seterr(err, errlen, "fsync %s: %s", mb->dir,
+			err_printf(err, errlen, "fsync %s: %s", mb->dir,
 			    strerror(errno));
 			goto fail;
 		}
 	} else if (errno != EEXIST) {
-		seterr(err, errlen, "mkdir %s: %s", shard, strerror(errno));
+		err_printf(err, errlen, "mkdir %s: %s", shard, strerror(errno));
 		goto fail;
 	}
 	/*
@@ -496,14 +478,14 @@ store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
 	 */
 	mb->st.uidnext = m.uid + 1;
 	if (mbox_status_write(mb->dir, &mb->st) == -1) {
-		seterr(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
+		err_printf(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
 		    strerror(errno));
 		goto fail;
 	}
 	/* RENAME_NOREPLACE: never clobber a file that is already there. */
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == -1 &&
 	    (errno != EINVAL || rename(tmp, dst) == -1)) {
-		seterr(err, errlen, "rename %s: %s", dst, strerror(errno));
+		err_printf(err, errlen, "rename %s: %s", dst, strerror(errno));
 		goto fail;
 	}
 	/* From here on the message is in the mailbox. */
@@ -512,7 +494,7 @@ store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
 	if (uid_r != NULL)
 		*uid_r = m.uid;
 	if (fsio_fsync_dir(shard) == -1) {
-		seterr(err, errlen, "fsync %s: %s", shard, strerror(errno));
+		err_printf(err, errlen, "fsync %s: %s", shard, strerror(errno));
 		goto fail;
 	}
 	mbox_unlock(lockfd);

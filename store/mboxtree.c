@@ -22,24 +22,6 @@
 /* How often a message moved out of INBOX is chased after a flag change. */
 #define CHASE_MAX	5
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 saved = errno;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-}
-
 /* A sorted list of the names that have a directory. */
 struct names {
 	char	**v;
@@ -156,7 +138,7 @@ mbox_path(const char *user_dir, const char *name, char *err, size_t errlen)
 
 	if (store_name_to_dir(name, dir, sizeof(dir), &why) == -1) {
 		errno = EINVAL;
-		seterr(err, errlen, "%s: %s", name, why);
+		err_printf(err, errlen, "%s: %s", name, why);
 		return NULL;
 	}
 	return xasprintf("%s/mailboxes/%s", user_dir, dir);
@@ -237,7 +219,7 @@ status_lock_read(const char *user_dir, const char *path, bool rebuild,
 	memset(&fake, 0, sizeof(fake));
 	fake.dir = (char *)path;
 	if ((lockfd = mbox_lock(&fake)) == -1) {
-		seterr(err, errlen, "%s/%s: %s", path, MBOX_LOCK,
+		err_printf(err, errlen, "%s/%s: %s", path, MBOX_LOCK,
 		    strerror(errno));
 		return -1;
 	}
@@ -252,7 +234,7 @@ status_lock_read(const char *user_dir, const char *path, bool rebuild,
 		return -1;
 	store_mbox_close(&mb);
 	if ((lockfd = mbox_lock(&fake)) == -1) {
-		seterr(err, errlen, "%s/%s: %s", path, MBOX_LOCK,
+		err_printf(err, errlen, "%s/%s: %s", path, MBOX_LOCK,
 		    strerror(errno));
 		return -1;
 	}
@@ -262,7 +244,7 @@ status_lock_read(const char *user_dir, const char *path, bool rebuild,
 	}
 fail:
 	mbox_unlock(lockfd);
-	seterr(err, errlen, "%s/%s: %s", path, MBOX_STATUS, strerror(errno));
+	err_printf(err, errlen, "%s/%s: %s", path, MBOX_STATUS, strerror(errno));
 	return -1;
 }
 
@@ -322,7 +304,7 @@ store_tree_list(const char *user_dir, struct store_tree_entry **entries_r,
 	*n_r = 0;
 	mboxes = xasprintf("%s/mailboxes", user_dir);
 	if (names_read(mboxes, &nm) == -1) {
-		seterr(err, errlen, "%s: %s", mboxes, strerror(errno));
+		err_printf(err, errlen, "%s: %s", mboxes, strerror(errno));
 		free(mboxes);
 		return -1;
 	}
@@ -392,7 +374,7 @@ store_tree_create(const char *user_dir, const char *name,
 
 	if (strcmp(name, "INBOX") == 0) {
 		errno = EEXIST;
-		seterr(err, errlen, "INBOX: mailbox already exists");
+		err_printf(err, errlen, "INBOX: mailbox already exists");
 		return -1;
 	}
 	if ((path = mbox_path(user_dir, name, err, errlen)) == NULL)
@@ -408,12 +390,12 @@ store_tree_create(const char *user_dir, const char *name,
 	if (status_lock_read(user_dir, path, false, &st, &lockfd, NULL, 0) ==
 	    -1) {
 		errno = EEXIST;
-		seterr(err, errlen, "%s: mailbox already exists", name);
+		err_printf(err, errlen, "%s: mailbox already exists", name);
 		goto out;
 	}
 	if (!st.noselect) {
 		errno = EEXIST;
-		seterr(err, errlen, "%s: mailbox already exists", name);
+		err_printf(err, errlen, "%s: mailbox already exists", name);
 	} else {
 		/* Its messages are gone: clients must drop cached UIDs. */
 		st.noselect = false;
@@ -422,7 +404,7 @@ store_tree_create(const char *user_dir, const char *name,
 		st.special_use = special_use != NULL ? xstrdup(special_use) :
 		    NULL;
 		if ((r = mbox_status_write(path, &st)) == -1)
-			seterr(err, errlen, "%s/%s: %s", path, MBOX_STATUS,
+			err_printf(err, errlen, "%s/%s: %s", path, MBOX_STATUS,
 			    strerror(errno));
 	}
 	mbox_status_free(&st);
@@ -483,13 +465,13 @@ make_noselect(const char *path, const char *name, char *err, size_t errlen)
 	memset(&fake, 0, sizeof(fake));
 	fake.dir = (char *)path;
 	if ((lockfd = mbox_lock(&fake)) == -1) {
-		seterr(err, errlen, "%s/%s: %s", path, MBOX_LOCK,
+		err_printf(err, errlen, "%s/%s: %s", path, MBOX_LOCK,
 		    strerror(errno));
 		return -1;
 	}
 	if (mbox_status_read(path, &st) == -1) {
 		if (errno != ENOENT && errno != EINVAL) {
-			seterr(err, errlen, "%s/%s: %s", path, MBOX_STATUS,
+			err_printf(err, errlen, "%s/%s: %s", path, MBOX_STATUS,
 			    strerror(errno));
 			mbox_unlock(lockfd);
 			return -1;
@@ -501,7 +483,7 @@ make_noselect(const char *path, const char *name, char *err, size_t errlen)
 		mbox_status_free(&st);
 		mbox_unlock(lockfd);
 		errno = ENOTEMPTY;
-		seterr(err, errlen, "%s: has inferior hierarchical names",
+		err_printf(err, errlen, "%s: has inferior hierarchical names",
 		    name);
 		return -1;
 	}
@@ -510,12 +492,12 @@ make_noselect(const char *path, const char *name, char *err, size_t errlen)
 	mbox_status_free(&st);
 	mbox_unlock(lockfd);
 	if (r == -1) {
-		seterr(err, errlen, "%s/%s: %s", path, MBOX_STATUS,
+		err_printf(err, errlen, "%s/%s: %s", path, MBOX_STATUS,
 		    strerror(errno));
 		return -1;
 	}
 	if (remove_shards(path) == -1) {
-		seterr(err, errlen, "%s: removing messages: %s", path,
+		err_printf(err, errlen, "%s: removing messages: %s", path,
 		    strerror(errno));
 		return -1;
 	}
@@ -533,12 +515,12 @@ store_tree_delete(const char *user_dir, const char *name, char *err,
 
 	if (strcmp(name, "INBOX") == 0) {
 		errno = EPERM;
-		seterr(err, errlen, "cannot delete INBOX");
+		err_printf(err, errlen, "cannot delete INBOX");
 		return -1;
 	}
 	mboxes = xasprintf("%s/mailboxes", user_dir);
 	if (names_read(mboxes, &nm) == -1) {
-		seterr(err, errlen, "%s: %s", mboxes, strerror(errno));
+		err_printf(err, errlen, "%s: %s", mboxes, strerror(errno));
 		free(mboxes);
 		return -1;
 	}
@@ -547,7 +529,7 @@ store_tree_delete(const char *user_dir, const char *name, char *err,
 	if (names_has_children(&nm, name)) {
 		if (!is_dir(path)) {
 			errno = ENOTEMPTY;
-			seterr(err, errlen, "%s: has inferior hierarchical "
+			err_printf(err, errlen, "%s: has inferior hierarchical "
 			    "names", name);
 			goto out;
 		}
@@ -556,23 +538,23 @@ store_tree_delete(const char *user_dir, const char *name, char *err,
 	}
 	if (!is_dir(path)) {
 		errno = ENOENT;
-		seterr(err, errlen, "%s: no such mailbox", name);
+		err_printf(err, errlen, "%s: no such mailbox", name);
 		goto out;
 	}
 	/* Out of sight first, so a crash never leaves half a mailbox. */
 	gone = xasprintf("%s/.deleting.%ld.%u", mboxes, (long)getpid(), seq++);
 	if (rename_noreplace(path, gone) == -1) {
-		seterr(err, errlen, "rename %s: %s", path, strerror(errno));
+		err_printf(err, errlen, "rename %s: %s", path, strerror(errno));
 		if (errno == ENOENT)
-			seterr(err, errlen, "%s: no such mailbox", name);
+			err_printf(err, errlen, "%s: no such mailbox", name);
 		goto out;
 	}
 	if (fsio_fsync_dir(mboxes) == -1) {
-		seterr(err, errlen, "fsync %s: %s", mboxes, strerror(errno));
+		err_printf(err, errlen, "fsync %s: %s", mboxes, strerror(errno));
 		goto out;
 	}
 	if (rm_rf(gone) == -1) {
-		seterr(err, errlen, "remove %s: %s", gone, strerror(errno));
+		err_printf(err, errlen, "remove %s: %s", gone, strerror(errno));
 		goto out;
 	}
 	r = 0;
@@ -647,7 +629,7 @@ rename_inbox(const char *user_dir, const char *to, char *err, size_t errlen)
 		goto out;
 	/* Hold to's lock: appends to it wait until the UIDs are placed. */
 	if ((lockfd = mbox_lock(dst)) == -1) {
-		seterr(err, errlen, "%s/%s: %s", dst->dir, MBOX_LOCK,
+		err_printf(err, errlen, "%s/%s: %s", dst->dir, MBOX_LOCK,
 		    strerror(errno));
 		goto out;
 	}
@@ -656,13 +638,13 @@ rename_inbox(const char *user_dir, const char *to, char *err, size_t errlen)
 	if (dst->st.nkw != 0) {
 		/* Only a racing client could have added one. */
 		errno = EAGAIN;
-		seterr(err, errlen, "%s: changed during rename", to);
+		err_printf(err, errlen, "%s: changed during rename", to);
 		goto out;
 	}
 	n = store_mbox_count(src);
 	if ((uint64_t)dst->st.uidnext + n >= UINT32_MAX) {
 		errno = EOVERFLOW;
-		seterr(err, errlen, "%s: UIDs exhausted", to);
+		err_printf(err, errlen, "%s: UIDs exhausted", to);
 		goto out;
 	}
 	/* Keyword bits in the file names index INBOX's list: copy it. */
@@ -673,7 +655,7 @@ rename_inbox(const char *user_dir, const char *to, char *err, size_t errlen)
 	/* The UIDs are reserved before any message appears (as append). */
 	dst->st.uidnext = uid + (uint32_t)n;
 	if (mbox_status_write(dst->dir, &dst->st) == -1) {
-		seterr(err, errlen, "%s/%s: %s", dst->dir, MBOX_STATUS,
+		err_printf(err, errlen, "%s/%s: %s", dst->dir, MBOX_STATUS,
 		    strerror(errno));
 		goto out;
 	}
@@ -701,7 +683,7 @@ rename_inbox(const char *user_dir, const char *to, char *err, size_t errlen)
 	r = 0;
 	goto out;
 msgfail:
-	seterr(err, errlen, "moving INBOX messages to %s: %s", to,
+	err_printf(err, errlen, "moving INBOX messages to %s: %s", to,
 	    strerror(errno));
 out:
 	if (lockfd != -1)
@@ -730,30 +712,30 @@ store_tree_rename(const char *user_dir, const char *from, const char *to,
 
 	if (strcmp(to, "INBOX") == 0) {
 		errno = EEXIST;
-		seterr(err, errlen, "INBOX: mailbox already exists");
+		err_printf(err, errlen, "INBOX: mailbox already exists");
 		return -1;
 	}
 	if (strcmp(from, "INBOX") != 0 && is_inferior(to, from)) {
 		errno = EINVAL;
-		seterr(err, errlen, "cannot rename %s into its own subtree",
+		err_printf(err, errlen, "cannot rename %s into its own subtree",
 		    from);
 		return -1;
 	}
 	mboxes = xasprintf("%s/mailboxes", user_dir);
 	if (names_read(mboxes, &nm) == -1) {
-		seterr(err, errlen, "%s: %s", mboxes, strerror(errno));
+		err_printf(err, errlen, "%s: %s", mboxes, strerror(errno));
 		free(mboxes);
 		return -1;
 	}
 	if (strcmp(from, "INBOX") != 0 && !names_has(&nm, from) &&
 	    !names_has_children(&nm, from)) {
 		errno = ENOENT;
-		seterr(err, errlen, "%s: no such mailbox", from);
+		err_printf(err, errlen, "%s: no such mailbox", from);
 		goto out;
 	}
 	if (names_has(&nm, to) || names_has_children(&nm, to)) {
 		errno = EEXIST;
-		seterr(err, errlen, "%s: mailbox already exists", to);
+		err_printf(err, errlen, "%s: mailbox already exists", to);
 		goto out;
 	}
 	if (strcmp(from, "INBOX") == 0) {
@@ -769,7 +751,7 @@ store_tree_rename(const char *user_dir, const char *from, const char *to,
 		if (store_name_check(newname, canon, sizeof(canon), &why) ==
 		    -1 || strcmp(newname, canon) != 0) {
 			errno = EINVAL;
-			seterr(err, errlen, "%s: %s", newname,
+			err_printf(err, errlen, "%s: %s", newname,
 			    strcmp(newname, canon) != 0 ? "not canonical" :
 			    why);
 			free(newname);
@@ -786,14 +768,14 @@ store_tree_rename(const char *user_dir, const char *from, const char *to,
 	}
 	if (nmv == 0) {
 		errno = ENOENT;
-		seterr(err, errlen, "%s: no such mailbox", from);
+		err_printf(err, errlen, "%s: no such mailbox", from);
 		goto out;
 	}
 	for (i = 0; i < nmv; i++) {
 		if (rename_noreplace(mv[i].from, mv[i].to) == 0)
 			continue;
 		saved = errno;
-		seterr(err, errlen, "rename %s: %s", mv[i].from,
+		err_printf(err, errlen, "rename %s: %s", mv[i].from,
 		    strerror(errno));
 		while (i-- > 0)
 			(void)rename_noreplace(mv[i].to, mv[i].from);
@@ -802,7 +784,7 @@ store_tree_rename(const char *user_dir, const char *from, const char *to,
 		goto out;
 	}
 	if (fsio_fsync_dir(mboxes) == -1) {
-		seterr(err, errlen, "fsync %s: %s", mboxes, strerror(errno));
+		err_printf(err, errlen, "fsync %s: %s", mboxes, strerror(errno));
 		goto out;
 	}
 	r = 0;
@@ -833,7 +815,7 @@ store_tree_subscribe(const char *user_dir, const char *name, bool on,
 		return -1;
 	if (!is_dir(path)) {
 		errno = ENOENT;
-		seterr(err, errlen, "%s: no such mailbox", name);
+		err_printf(err, errlen, "%s: no such mailbox", name);
 		goto out;
 	}
 	if (status_lock_read(user_dir, path, true, &st, &lockfd, err,
@@ -841,7 +823,7 @@ store_tree_subscribe(const char *user_dir, const char *name, bool on,
 		goto out;
 	st.subscribed = on;
 	if ((r = mbox_status_write(path, &st)) == -1)
-		seterr(err, errlen, "%s/%s: %s", path, MBOX_STATUS,
+		err_printf(err, errlen, "%s/%s: %s", path, MBOX_STATUS,
 		    strerror(errno));
 	mbox_status_free(&st);
 	mbox_unlock(lockfd);

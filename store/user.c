@@ -32,24 +32,6 @@ static const struct {
 	{ "Archive",	"\\Archive" },
 };
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int saved = errno;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-}
-
 /* One path component that cannot climb out or hide: see user.h. */
 static bool
 valid_component(const char *s, size_t n, size_t max)
@@ -135,7 +117,7 @@ create_mailbox(const char *user_dir, size_t i, char *err, size_t errlen)
 	if (store_name_to_dir(user_mailboxes[i].name, dirname,
 	    sizeof(dirname), &why) == -1) {
 		errno = EINVAL;
-		seterr(err, errlen, "%s: %s", user_mailboxes[i].name, why);
+		err_printf(err, errlen, "%s: %s", user_mailboxes[i].name, why);
 		return -1;
 	}
 	/* EEXIST: made by another process, or already there; both fine. */
@@ -158,17 +140,17 @@ repair_user(const char *dir, char *err, size_t errlen)
 		r = snprintf(path, sizeof(path), "%s/%s", dir, sub[i]);
 		if (r < 0 || (size_t)r >= sizeof(path)) {
 			errno = ENAMETOOLONG;
-			seterr(err, errlen, "%s: %s", dir, strerror(errno));
+			err_printf(err, errlen, "%s: %s", dir, strerror(errno));
 			return -1;
 		}
 		if (mkdir_ok(path, &made) == -1) {
-			seterr(err, errlen, "mkdir %s: %s", path,
+			err_printf(err, errlen, "mkdir %s: %s", path,
 			    strerror(errno));
 			return -1;
 		}
 	}
 	if (made && fsio_fsync_dir(dir) == -1) {
-		seterr(err, errlen, "fsync %s: %s", dir, strerror(errno));
+		err_printf(err, errlen, "fsync %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	return create_mailbox(dir, 0, err, errlen);
@@ -194,35 +176,35 @@ create_user(const char *data_dir, const char *dir, char *err, size_t errlen)
 	    (r = snprintf(path, sizeof(path), "%s/tmp", stage)) < 0 ||
 	    (size_t)r >= sizeof(path)) {
 		errno = ENAMETOOLONG;
-		seterr(err, errlen, "%s: %s", dir, strerror(errno));
+		err_printf(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (fsio_mkdirs(domdir, 0700) == -1) {
-		seterr(err, errlen, "%s: %s", domdir, strerror(errno));
+		err_printf(err, errlen, "%s: %s", domdir, strerror(errno));
 		return -1;
 	}
 	/* A leftover of a crashed process that had our pid: ours now. */
 	rmtree(stage);
 	if (mkdir(stage, 0700) == -1) {
-		seterr(err, errlen, "mkdir %s: %s", stage, strerror(errno));
+		err_printf(err, errlen, "mkdir %s: %s", stage, strerror(errno));
 		goto fail;
 	}
 	if (mkdir(path, 0700) == -1) {
-		seterr(err, errlen, "mkdir %s: %s", path, strerror(errno));
+		err_printf(err, errlen, "mkdir %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	for (size_t i = 0; i < NELEM(user_mailboxes); i++)
 		if (create_mailbox(stage, i, err, errlen) == -1)
 			goto fail;
 	if (fsio_fsync_dir(stage) == -1) {
-		seterr(err, errlen, "fsync %s: %s", stage, strerror(errno));
+		err_printf(err, errlen, "fsync %s: %s", stage, strerror(errno));
 		goto fail;
 	}
 	/* RENAME_NOREPLACE: an existing folder, even empty, is not ours. */
 	if (renameat2(AT_FDCWD, stage, AT_FDCWD, dir, RENAME_NOREPLACE) == -1 &&
 	    (errno != EINVAL || rename(stage, dir) == -1)) {
 		if (errno != EEXIST && errno != ENOTEMPTY) {
-			seterr(err, errlen, "rename %s: %s", dir,
+			err_printf(err, errlen, "rename %s: %s", dir,
 			    strerror(errno));
 			goto fail;
 		}
@@ -233,7 +215,7 @@ create_user(const char *data_dir, const char *dir, char *err, size_t errlen)
 	r = snprintf(path, sizeof(path), "%s/mail", data_dir);
 	if (fsio_fsync_dir(domdir) == -1 || r < 0 ||
 	    (size_t)r >= sizeof(path) || fsio_fsync_dir(path) == -1) {
-		seterr(err, errlen, "fsync %s: %s", domdir, strerror(errno));
+		err_printf(err, errlen, "fsync %s: %s", domdir, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -249,7 +231,7 @@ store_user_ensure(const char *data_dir, const char *address, char *dir_r,
 	struct stat st;
 
 	if (store_user_dir(data_dir, address, dir_r, len) == -1) {
-		seterr(err, errlen, "%s: %s", address, errno == EINVAL ?
+		err_printf(err, errlen, "%s: %s", address, errno == EINVAL ?
 		    "not an address that can have a mail folder" :
 		    strerror(errno));
 		return -1;
@@ -257,13 +239,13 @@ store_user_ensure(const char *data_dir, const char *address, char *dir_r,
 	if (stat(dir_r, &st) == 0) {
 		if (!S_ISDIR(st.st_mode)) {
 			errno = ENOTDIR;
-			seterr(err, errlen, "%s: %s", dir_r, strerror(errno));
+			err_printf(err, errlen, "%s: %s", dir_r, strerror(errno));
 			return -1;
 		}
 		return repair_user(dir_r, err, errlen);
 	}
 	if (errno != ENOENT) {
-		seterr(err, errlen, "%s: %s", dir_r, strerror(errno));
+		err_printf(err, errlen, "%s: %s", dir_r, strerror(errno));
 		return -1;
 	}
 	return create_user(data_dir, dir_r, err, errlen);
