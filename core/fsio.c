@@ -49,11 +49,29 @@ split_path(const char *path, char *dir, size_t dirlen)
 }
 
 int
+fsio_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
 fsio_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX];
 	const char *base;
-	const char *p = data;
 	int fd = -1, saved;
 
 	base = split_path(path, dir, sizeof(dir));
@@ -65,17 +83,8 @@ fsio_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd == -1)
 		return -1;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	if (fsio_write_all(fd, data, len) == -1)
+		goto fail;
 	if (fchmod(fd, mode) == -1 || fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {

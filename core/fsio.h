@@ -13,6 +13,9 @@
  */
 int	 fsio_write_atomic(const char *path, const void *data, size_t len,
 	    mode_t mode);
+/* write(2) all of len bytes, retrying short writes and EINTR.
+ * 0, or -1 with errno. */
+int	 fsio_write_all(int fd, const void *data, size_t len);
 /* Read a whole file (at most max bytes) into a NUL-terminated allocation.
  * Returns it and sets *len_r, or NULL with errno (EFBIG past max). */
 char	*fsio_read_file(const char *path, size_t max, size_t *len_r);

@@ -361,7 +361,6 @@ write_tmp(const struct store_mbox *mb, const void *data, size_t len,
 {
 	static unsigned	 seq;
 	struct timespec	 ts[2];
-	const char	*p = data;
 	int		 fd = -1, tries, saved;
 
 	/* pid + time + counter is unique on this host; O_EXCL checks. */
@@ -380,17 +379,8 @@ write_tmp(const struct store_mbox *mb, const void *data, size_t len,
 		if (errno != EEXIST || tries >= TMP_TRIES)
 			return -1;
 	}
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	if (fsio_write_all(fd, data, len) == -1)
+		goto fail;
 	/* DESIGN.md "The store": INTERNALDATE is the file's mtime. */
 	ts[0].tv_sec = ts[1].tv_sec = internaldate;
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
