@@ -49,6 +49,16 @@ static const struct command {
 	  "Exit 0 delivered (on disk, fsynced), 65 message too large, 67 no such\n"
 	  "user, 75 temporary failure (bad config, store error: retry later),\n"
 	  "2 bad usage.\n" },
+	{ "import", cmd_import, "rmail import maildir [-c PATH] --user ADDRESS DIR",
+	  "import a Maildir/Maildir++ (Dovecot) account",
+	  "Copies DIR (cur/ and new/ into INBOX, each .A.B folder into A/B) into\n"
+	  "the store of ADDRESS, keeping flags, dovecot-keywords and the file\n"
+	  "mtime as INTERNALDATE; line ends become CRLF. Imported Maildir names\n"
+	  "are recorded per mailbox (.imported), so running it again only adds\n"
+	  "what is new. When DIR/subscriptions exists, the mailboxes it lists\n"
+	  "are subscribed and the other imported folders unsubscribed (INBOX is\n"
+	  "left alone). Exit 0 when everything was imported, 1 when something\n"
+	  "failed (reported) or the user or DIR does not exist.\n" },
 	{ "version", NULL, "rmail version", "print the version", "" },
 	{ "help", NULL, "rmail help [COMMAND]", "show help", "" },
 };
