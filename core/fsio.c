@@ -3,6 +3,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -173,4 +174,53 @@ fsio_mkdirs(const char *path, mode_t mode)
 		}
 	}
 	return 0;
+}
+
+int
+fsio_remove_tree(const char *path)
+{
+	struct stat	 st;
+	struct dirent	*de;
+	DIR		*d;
+	char		*sub;
+	int		 r = 0, saved;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) == -1 && errno != ENOENT ? -1 : 0;
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = xasprintf("%s/%s", path, de->d_name);
+		if (fsio_remove_tree(sub) == -1 && r == 0) {
+			saved = errno;
+			r = -1;
+		}
+		free(sub);
+	}
+	closedir(d);
+	if (r == -1) {
+		errno = saved;
+		return -1;
+	}
+	return rmdir(path) == -1 && errno != ENOENT ? -1 : 0;
+}
+
+int
+fsio_rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	/* File system without RENAME_NOREPLACE: check, then rename. */
+	if (access(to, F_OK) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return rename(from, to);
 }

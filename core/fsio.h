@@ -21,6 +21,15 @@ int	 fsio_write_all(int fd, const void *data, size_t len);
 char	*fsio_read_file(const char *path, size_t max, size_t *len_r);
 /* mkdir -p with mode for each created component. 0, or -1 with errno. */
 int	 fsio_mkdirs(const char *path, mode_t mode);
+/*
+ * rename(2) that never replaces an existing target (RENAME_NOREPLACE; on a
+ * file system without it, check first: racy only there). 0, or -1 with
+ * errno (EEXIST when the target exists).
+ */
+int	 fsio_rename_noreplace(const char *from, const char *to);
+/* rm -r path without following symlinks; ENOENT anywhere is success
+ * (someone else removed it first). 0, or -1 with errno of the first error. */
+int	 fsio_remove_tree(const char *path);
 /* fsync a directory by path. */
 int	 fsio_fsync_dir(const char *path);
 

@@ -473,8 +473,7 @@ store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
 		goto fail;
 	}
 	/* RENAME_NOREPLACE: never clobber a file that is already there. */
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == -1 &&
-	    (errno != EINVAL || rename(tmp, dst) == -1)) {
+	if (fsio_rename_noreplace(tmp, dst) == -1) {
 		err_printf(err, errlen, "rename %s: %s", dst, strerror(errno));
 		goto fail;
 	}

@@ -152,57 +152,6 @@ is_dir(const char *path)
 	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* rm -r path; ENOENT anywhere is fine (someone else got there first). */
-static int
-rm_rf(const char *path)
-{
-	struct stat	 st;
-	struct dirent	*de;
-	DIR		*d;
-	char		*sub;
-	int		 r = 0, saved;
-
-	if (lstat(path, &st) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path) == -1 && errno != ENOENT ? -1 : 0;
-	if ((d = opendir(path)) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		sub = xasprintf("%s/%s", path, de->d_name);
-		if (rm_rf(sub) == -1 && r == 0) {
-			saved = errno;
-			r = -1;
-		}
-		free(sub);
-	}
-	closedir(d);
-	if (r == -1) {
-		errno = saved;
-		return -1;
-	}
-	return rmdir(path) == -1 && errno != ENOENT ? -1 : 0;
-}
-
-/* rename(2) that never replaces an existing target. */
-static int
-rename_noreplace(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL)
-		return -1;
-	/* File system without RENAME_NOREPLACE: check, then rename. */
-	if (access(to, F_OK) == 0) {
-		errno = EEXIST;
-		return -1;
-	}
-	return rename(from, to);
-}
-
 /*
  * Read dir's status.json under its lock (*lockfd_r, release with
  * mbox_unlock()). A missing or corrupt file is rebuilt by opening the
@@ -436,7 +385,7 @@ remove_shards(const char *path)
 		    store_shard_parse(de->d_name, &shardno) == -1)
 			continue;
 		sub = xasprintf("%s/%s", path, de->d_name);
-		if (rm_rf(sub) == -1) {
+		if (fsio_remove_tree(sub) == -1) {
 			saved = errno;
 			free(sub);
 			closedir(d);
@@ -543,7 +492,7 @@ store_tree_delete(const char *user_dir, const char *name, char *err,
 	}
 	/* Out of sight first, so a crash never leaves half a mailbox. */
 	gone = xasprintf("%s/.deleting.%ld.%u", mboxes, (long)getpid(), seq++);
-	if (rename_noreplace(path, gone) == -1) {
+	if (fsio_rename_noreplace(path, gone) == -1) {
 		err_printf(err, errlen, "rename %s: %s", path, strerror(errno));
 		if (errno == ENOENT)
 			err_printf(err, errlen, "%s: no such mailbox", name);
@@ -553,7 +502,7 @@ store_tree_delete(const char *user_dir, const char *name, char *err,
 		err_printf(err, errlen, "fsync %s: %s", mboxes, strerror(errno));
 		goto out;
 	}
-	if (rm_rf(gone) == -1) {
+	if (fsio_remove_tree(gone) == -1) {
 		err_printf(err, errlen, "remove %s: %s", gone, strerror(errno));
 		goto out;
 	}
@@ -593,7 +542,7 @@ move_msg(struct store_mbox *src, const struct store_msg *m,
 		    sizeof(from)) == -1 ||
 		    mbox_msg_path(dst, uid, &cur.flags, to, sizeof(to)) == -1)
 			return -1;
-		if (rename_noreplace(from, to) == 0)
+		if (fsio_rename_noreplace(from, to) == 0)
 			return 1;
 		if (errno != ENOENT)
 			return -1;
@@ -772,13 +721,13 @@ store_tree_rename(const char *user_dir, const char *from, const char *to,
 		goto out;
 	}
 	for (i = 0; i < nmv; i++) {
-		if (rename_noreplace(mv[i].from, mv[i].to) == 0)
+		if (fsio_rename_noreplace(mv[i].from, mv[i].to) == 0)
 			continue;
 		saved = errno;
 		err_printf(err, errlen, "rename %s: %s", mv[i].from,
 		    strerror(errno));
 		while (i-- > 0)
-			(void)rename_noreplace(mv[i].to, mv[i].from);
+			(void)fsio_rename_noreplace(mv[i].to, mv[i].from);
 		(void)fsio_fsync_dir(mboxes);
 		errno = saved;
 		goto out;

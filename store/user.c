@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -72,28 +71,6 @@ store_user_dir(const char *data_dir, const char *address, char *buf,
 		return -1;
 	}
 	return 0;
-}
-
-static int
-rmtree_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		(void)rmdir(path);
-	else
-		(void)unlink(path);
-	return 0;
-}
-
-/* Best effort: only for our own staging directory. */
-static void
-rmtree(const char *path)
-{
-	int saved = errno;
-
-	(void)nftw(path, rmtree_one, 8, FTW_DEPTH | FTW_PHYS);
-	errno = saved;
 }
 
 /* mkdir that is content with an existing directory; *made_r when new. */
@@ -184,7 +161,7 @@ create_user(const char *data_dir, const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	/* A leftover of a crashed process that had our pid: ours now. */
-	rmtree(stage);
+	(void)fsio_remove_tree(stage);
 	if (mkdir(stage, 0700) == -1) {
 		err_printf(err, errlen, "mkdir %s: %s", stage, strerror(errno));
 		goto fail;
@@ -201,14 +178,13 @@ create_user(const char *data_dir, const char *dir, char *err, size_t errlen)
 		goto fail;
 	}
 	/* RENAME_NOREPLACE: an existing folder, even empty, is not ours. */
-	if (renameat2(AT_FDCWD, stage, AT_FDCWD, dir, RENAME_NOREPLACE) == -1 &&
-	    (errno != EINVAL || rename(stage, dir) == -1)) {
+	if (fsio_rename_noreplace(stage, dir) == -1) {
 		if (errno != EEXIST && errno != ENOTEMPTY) {
 			err_printf(err, errlen, "rename %s: %s", dir,
 			    strerror(errno));
 			goto fail;
 		}
-		rmtree(stage);
+		(void)fsio_remove_tree(stage);
 		return repair_user(dir, err, errlen);
 	}
 	/* The new entries must survive a crash: the folder, the domain. */
@@ -220,7 +196,7 @@ create_user(const char *data_dir, const char *dir, char *err, size_t errlen)
 	}
 	return 0;
 fail:
-	rmtree(stage);
+	(void)fsio_remove_tree(stage);
 	return -1;
 }
 
