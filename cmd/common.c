@@ -281,30 +281,6 @@ cmd_owner_restore(const char *path, const struct cmd_owner *owner)
 		    (unsigned)owner->gid, strerror(errno));
 }
 
-/* Read a /proc file into buf (NUL-terminated, NULs inside kept); its
- * length, or -1. fstat reports 0 bytes for these, so read to EOF. */
-static ssize_t
-read_proc(const char *path, char *buf, size_t buflen)
-{
-	size_t n = 0;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	while (n + 1 < buflen) {
-		ssize_t r = read(fd, buf + n, buflen - 1 - n);
-
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	buf[n] = '\0';
-	return (ssize_t)n;
-}
-
 /*
  * Is pid an rmail process? Guards against a stale pid file whose number
  * now belongs to something else. Without /proc there is no way to tell,
@@ -313,22 +289,28 @@ read_proc(const char *path, char *buf, size_t buflen)
 static bool
 looks_like_rmail(pid_t pid)
 {
-	char path[64], text[4096];
+	char path[64], *text;
 	const char *base;
+	size_t n;
+	bool yes = false;
 
 	if (access("/proc/self/comm", R_OK) == -1)
 		return true;
 	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
-	if (read_proc(path, text, sizeof(text)) > 0 &&
-	    strncmp(text, "rmail", 5) == 0)
+	if ((text = fsio_read_file(path, 4096, &n)) != NULL)
+		yes = strncmp(text, "rmail", 5) == 0;
+	free(text);
+	if (yes)
 		return true;
 	/* Renamed binaries (rmail-dev) or wrappers: look at argv[0]. */
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
-	if (read_proc(path, text, sizeof(text)) <= 0)
+	if ((text = fsio_read_file(path, 1 << 20, &n)) == NULL)
 		return false;
 	base = strrchr(text, '/');	/* argv[0] ends at the first NUL */
 	base = base != NULL ? base + 1 : text;
-	return strncmp(base, "rmail", 5) == 0;
+	yes = n > 0 && strncmp(base, "rmail", 5) == 0;
+	free(text);
+	return yes;
 }
 
 int

@@ -10,6 +10,7 @@
 #include "config/aliases.h"
 #include "config/config.h"
 #include "config/users.h"
+#include "core/fsio.h"
 #include "core/util.h"
 #include "store/mailbox.h"
 #include "store/names.h"
@@ -90,77 +91,6 @@ resolve(const struct conf *conf, const struct users *users, const char *rcpt,
 	return n;
 }
 
-/*
- * Read all of stdin, at most max bytes. The data (NUL-terminated, for
- * nobody's benefit but safety) and 0, or -1 with errno: EFBIG past max,
- * else the read error.
- */
-static int
-read_stdin(uint64_t max, char **data_r, size_t *len_r)
-{
-	char	*buf = NULL;
-	size_t	 len = 0, cap = 0;
-	ssize_t	 r;
-
-	for (;;) {
-		if (cap - len < 65536 + 1) {
-			cap = cap == 0 ? 131072 : cap * 2;
-			buf = xrealloc(buf, cap);
-		}
-		r = read(STDIN_FILENO, buf + len, cap - len - 1);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if ((uint64_t)len > max) {
-			free(buf);
-			errno = EFBIG;
-			return -1;
-		}
-	}
-	buf[len] = '\0';
-	*data_r = buf;
-	*len_r = len;
-	return 0;
-}
-
-/*
- * The message as stored: the trace headers, then the data with every
- * bare LF made CRLF (the store keeps CRLF, so RFC822.SIZE is the file
- * size); existing CRLF and lone CRs are kept as they are.
- */
-static char *
-build_message(const char *sender, const char *rcpt, const char *data,
-    size_t len, size_t *len_r)
-{
-	char	*hdr, *out;
-	size_t	 hlen, bare = 0, o;
-
-	for (size_t i = 0; i < len; i++)
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			bare++;
-	hdr = xasprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender,
-	    rcpt);
-	hlen = strlen(hdr);
-	out = xmalloc(hlen + len + bare + 1);
-	memcpy(out, hdr, hlen);
-	free(hdr);
-	o = hlen;
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			out[o++] = '\r';
-		out[o++] = data[i];
-	}
-	out[o] = '\0';
-	*len_r = o;
-	return out;
-}
-
 /* Append msg to address's INBOX. 0, or -1 after printing why. */
 static int
 deliver_one(const struct conf *conf, const char *address, const char *msg,
@@ -216,7 +146,7 @@ cmd_deliver(int argc, char **argv)
 	struct conf *conf = NULL;
 	struct users *users = NULL;
 	const char **targets = NULL;
-	char *rcpt = NULL, *data = NULL, *msg = NULL;
+	char *rcpt = NULL, *data = NULL, *msg = NULL, *hdr = NULL;
 	size_t ntargets, len, msglen;
 	int rv = EX_TEMPFAIL;
 
@@ -242,7 +172,8 @@ cmd_deliver(int argc, char **argv)
 		goto out;
 	}
 
-	if (read_stdin(conf->limits.max_message_bytes, &data, &len) == -1) {
+	if ((data = fsio_read_fd(STDIN_FILENO, conf->limits.max_message_bytes,
+	    &len)) == NULL) {
 		if (errno == EFBIG) {
 			fprintf(stderr, "rmail: message too large (limit %llu "
 			    "bytes)\n",
@@ -252,7 +183,9 @@ cmd_deliver(int argc, char **argv)
 			fprintf(stderr, "rmail: stdin: %s\n", strerror(errno));
 		goto out;
 	}
-	msg = build_message(sender, rcpt, data, len, &msglen);
+	/* Trace headers first (RFC 5321 4.4), then the message in CRLF. */
+	hdr = xasprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender, rcpt);
+	msg = store_crlf(hdr, data, len, &msglen);
 
 	/*
 	 * Stop at the first failure: 75 makes the MTA retry the whole
@@ -264,6 +197,7 @@ cmd_deliver(int argc, char **argv)
 	rv = 0;
 out:
 	free(msg);
+	free(hdr);
 	free(data);
 	free(targets);
 	free(rcpt);

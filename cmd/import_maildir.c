@@ -20,6 +20,7 @@
  * without the file, subscriptions are left as they are.
  */
 #include "cmd/import.h"
+#include "core/fsio.h"
 #include "core/util.h"
 #include "store/mailbox.h"
 #include "store/mboxtree.h"
@@ -100,18 +101,19 @@ strset_free(struct strset *s)
 	s->n = 0;
 }
 
+/* Largest file read from the source tree: a sanity cap, not policy. */
+#define IMP_FILE_MAX	((size_t)1 << 30)
+
 /*
- * Read a whole regular file (not following a symlink) into a new,
- * NUL-terminated buffer; *st_r gets its fstat. 0, or -1 with errno
- * (EINVAL for anything but a regular file).
+ * Read a whole regular file (not following a symlink: the source tree is
+ * someone else's) into a new NUL-terminated buffer; *st_r gets its fstat.
+ * 0, or -1 with errno (EINVAL for anything but a regular file, EFBIG past
+ * IMP_FILE_MAX).
  */
 static int
 read_file(const char *path, char **data_r, size_t *len_r, struct stat *st_r)
 {
 	struct stat	 st;
-	char		*buf;
-	size_t		 len = 0, cap;
-	ssize_t		 r;
 	int		 fd, saved;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
@@ -127,59 +129,15 @@ read_file(const char *path, char **data_r, size_t *len_r, struct stat *st_r)
 		errno = EINVAL;
 		return -1;
 	}
-	/* The size is a hint: the file may still grow while we read. */
-	cap = (size_t)st.st_size + 4096;
-	buf = xmalloc(cap);
-	for (;;) {
-		if (cap - len < 4096 + 1) {
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			saved = errno;
-			free(buf);
-			close(fd);
-			errno = saved;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
+	*data_r = fsio_read_fd(fd, IMP_FILE_MAX, len_r);
+	saved = errno;
 	close(fd);
-	buf[len] = '\0';
-	*data_r = buf;
-	*len_r = len;
+	errno = saved;
+	if (*data_r == NULL)
+		return -1;
 	if (st_r != NULL)
 		*st_r = st;
 	return 0;
-}
-
-/*
- * The message as stored: bare LF made CRLF (Maildir keeps LF, the store
- * CRLF so RFC822.SIZE is the file size); CRLF and lone CR kept.
- */
-static char *
-to_crlf(const char *data, size_t len, size_t *len_r)
-{
-	char	*out;
-	size_t	 bare = 0, o = 0;
-
-	for (size_t i = 0; i < len; i++)
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			bare++;
-	out = xmalloc(len + bare + 1);
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
-			out[o++] = '\r';
-		out[o++] = data[i];
-	}
-	out[o] = '\0';
-	*len_r = o;
-	return out;
 }
 
 /*
@@ -550,7 +508,7 @@ import_msg(struct store_mbox *mb, const char *mbox_path, const char *folder,
 		c->failed++;
 		return 0;
 	}
-	msg = to_crlf(data, len, &msglen);
+	msg = store_crlf(NULL, data, len, &msglen);
 	free(data);
 	/* mtime 0 would mean "now" to the store: the epoch is 1 s later. */
 	if (store_mbox_append(mb, msg, msglen, st.st_mtime != 0 ?

@@ -106,48 +106,64 @@ fail:
 }
 
 char *
-fsio_read_file(const char *path, size_t max, size_t *len_r)
+fsio_read_fd(int fd, size_t max, size_t *len_r)
 {
 	struct stat st;
-	char *data;
-	size_t len = 0;
-	int fd, saved;
+	size_t len = 0, cap = 4096;
+	char *buf;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
-		return NULL;
-	if (fstat(fd, &st) == -1)
-		goto fail;
-	if ((uint64_t)st.st_size > max) {
-		errno = EFBIG;
-		goto fail;
-	}
-	data = xmalloc((size_t)st.st_size + 1);
+	if (max > SIZE_MAX / 4)
+		max = SIZE_MAX / 4;	/* so max + 2 and doubling cannot wrap */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		cap = (uint64_t)st.st_size < max ? (size_t)st.st_size + 2 : max + 2;
+	if (cap > max + 2)
+		cap = max + 2;	/* room for one byte past max, to see EFBIG */
+	buf = xmalloc(cap);
 	for (;;) {
-		ssize_t n = read(fd, data + len, (size_t)st.st_size - len);
+		ssize_t n;
 
+		if (cap - len < 2) {
+			cap = cap > (max + 2) / 2 ? max + 2 : cap * 2;
+			buf = xrealloc(buf, cap);
+		}
+		n = read(fd, buf + len, cap - len - 1);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			saved = errno;
-			free(data);
-			close(fd);
+			int saved = errno;
+
+			free(buf);
 			errno = saved;
 			return NULL;
 		}
-		if (n == 0 || (len += (size_t)n) == (size_t)st.st_size)
+		if (n == 0)
 			break;
+		len += (size_t)n;
+		if (len > max) {
+			free(buf);
+			errno = EFBIG;
+			return NULL;
+		}
 	}
-	close(fd);
-	data[len] = '\0';
+	buf[len] = '\0';
 	if (len_r != NULL)
 		*len_r = len;
-	return data;
-fail:
+	return buf;
+}
+
+char *
+fsio_read_file(const char *path, size_t max, size_t *len_r)
+{
+	char *data;
+	int fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	data = fsio_read_fd(fd, max, len_r);
 	saved = errno;
 	close(fd);
 	errno = saved;
-	return NULL;
+	return data;
 }
 
 int

@@ -16,8 +16,14 @@ int	 fsio_write_atomic(const char *path, const void *data, size_t len,
 /* write(2) all of len bytes, retrying short writes and EINTR.
  * 0, or -1 with errno. */
 int	 fsio_write_all(int fd, const void *data, size_t len);
-/* Read a whole file (at most max bytes) into a NUL-terminated allocation.
- * Returns it and sets *len_r, or NULL with errno (EFBIG past max). */
+/*
+ * Read fd to EOF, at most max bytes, into a NUL-terminated allocation (NULs
+ * inside kept). The file size is only a hint (/proc files report 0, a file
+ * may grow while read). Returns it and sets *len_r, or NULL with errno
+ * (EFBIG past max). fd stays open.
+ */
+char	*fsio_read_fd(int fd, size_t max, size_t *len_r);
+/* Open path and fsio_read_fd() it. */
 char	*fsio_read_file(const char *path, size_t max, size_t *len_r);
 /* mkdir -p with mode for each created component. 0, or -1 with errno. */
 int	 fsio_mkdirs(const char *path, mode_t mode);

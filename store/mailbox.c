@@ -400,6 +400,28 @@ fail:
 	return -1;
 }
 
+char *
+store_crlf(const char *head, const char *data, size_t len, size_t *len_r)
+{
+	size_t hlen = head != NULL ? strlen(head) : 0, bare = 0, o;
+	char *out;
+
+	for (size_t i = 0; i < len; i++)
+		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+			bare++;
+	out = xmalloc(hlen + len + bare + 1);
+	memcpy(out, head != NULL ? head : "", hlen);
+	o = hlen;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+			out[o++] = '\r';
+		out[o++] = data[i];
+	}
+	out[o] = '\0';
+	*len_r = o;
+	return out;
+}
+
 int
 store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
     time_t internaldate, const struct store_flags *flags, uint32_t *uid_r,

@@ -100,6 +100,15 @@ int	 store_mbox_path(const struct store_mbox *, uint32_t uid, char *buf,
 	    size_t len);
 
 /*
+ * A message as the store keeps it (CRLF line ends, so RFC822.SIZE is the
+ * file size): head (NULL or already CRLF, e.g. trace headers) followed by
+ * data with every bare LF made CRLF; existing CRLF and lone CR are kept.
+ * Returns a new NUL-terminated allocation and its length in *len_r.
+ */
+char	*store_crlf(const char *head, const char *data, size_t len,
+	    size_t *len_r);
+
+/*
  * Append len bytes of data (stored as is: CRLF line ends are the caller's
  * business) with internaldate (0 = now) and flags (NULL = none; bits outside
  * STORE_F_ALL/STORE_KW_ALL are dropped). The UID is allocated under the

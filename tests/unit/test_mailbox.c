@@ -717,10 +717,34 @@ test_append_fails_cleanly(void **state)
 
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+static void
+test_crlf(void **state)
+{
+	static const struct {
+		const char *head, *in, *out;
+	} t[] = {
+		{ NULL, "", "" },
+		{ NULL, "\n", "\r\n" },
+		{ NULL, "a\nb\r\nc\rd\n", "a\r\nb\r\nc\rd\r\n" },
+		{ "X: 1\r\n", "Subject: s\n\nbody", "X: 1\r\nSubject: s\r\n\r\nbody" },
+	};
+	size_t len;
+	char *out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		out = store_crlf(t[i].head, t[i].in, strlen(t[i].in), &len);
+		assert_int_equal(len, strlen(t[i].out));
+		assert_string_equal(out, t[i].out);
+		free(out);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crlf),
 		T(test_create_open_empty),
 		T(test_create_twice),
 		T(test_append_reopen),
