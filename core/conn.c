@@ -59,6 +59,7 @@ struct conn {
 	bool			 in_cb;		/* inside conn_pump */
 	bool			 eof;		/* peer finished sending */
 	bool			 read_more;	/* stopped reading with data left */
+	bool			 out_blocked;	/* input withheld: output over OUT_HIGH */
 	bool			 tls_want_write;	/* handshake/read needs writable */
 	bool			 tls_want_read;		/* handshake/write needs readable */
 	const struct conn_proto	*proto;
@@ -439,8 +440,13 @@ static void
 conn_dispatch(struct conn *c)
 {
 	while (c->state == CS_OPEN && !c->paused && c->in.len > 0 &&
-	    c->out.len < OUT_HIGH && c->proto != NULL) {
+	    c->proto != NULL) {
 		uint64_t before = c->consumed;
+
+		if (c->out.len >= OUT_HIGH) {
+			c->out_blocked = true;	/* resumed by conn_update */
+			break;
+		}
 
 		c->proto->on_data(c, c->ctx);
 		if (c->consumed == before)
@@ -482,6 +488,12 @@ conn_update(struct conn *c)
 	}
 	if (c->read_more && (ev & EV_READ))
 		ev_feed_event(c->loop, &c->io, EV_READ);
+	/* Output drained below the mark: run the commands still buffered. */
+	if (c->out_blocked && c->out.len < OUT_HIGH && c->state == CS_OPEN) {
+		c->out_blocked = false;
+		if (c->in.len > 0)
+			ev_feed_event(c->loop, &c->io, EV_CUSTOM);
+	}
 }
 
 static void
@@ -518,13 +530,26 @@ conn_pump(struct conn *c, int revents)
 	conn_unref(&c);
 }
 
+/*
+ * A client that does not read its replies gets no more commands run: input
+ * is withheld (whatever a protocol loop asks) until the output drains.
+ */
+static bool
+conn_output_high(struct conn *c)
+{
+	if (c->out.len < OUT_HIGH)
+		return false;
+	c->out_blocked = true;
+	return true;
+}
+
 enum conn_line_res
 conn_line(struct conn *c, char **line_r, size_t *len_r, bool *crlf_r)
 {
 	ssize_t n;
 	char *p;
 
-	if (c->state != CS_OPEN)
+	if (c->state != CS_OPEN || conn_output_high(c))
 		return CONN_LINE_MORE;
 	while (c->skipping) {
 		if ((n = buf_find_lf(&c->in)) == -1) {
@@ -563,7 +588,7 @@ conn_take(struct conn *c, const uint8_t **p_r, size_t max)
 {
 	size_t n = c->in.len < max ? c->in.len : max;
 
-	if (c->state != CS_OPEN)
+	if (c->state != CS_OPEN || conn_output_high(c))
 		return 0;
 	*p_r = buf_head(&c->in);
 	c->consumed += n;

@@ -78,6 +78,7 @@ struct fixture {
 	struct ev_loop	*loop;
 	struct conn	*conn;
 	int		 peer;	/* the test's end of the socketpair */
+	int		 connfd;	/* the conn's end (owned by the conn) */
 	struct rec	 rec;
 };
 
@@ -100,6 +101,7 @@ setup(size_t line_max, size_t out_max)
 	f->conn = conn_new(f->loop, sv[0], (struct sockaddr *)&sin, "test", &o);
 	conn_set_proto(f->conn, &rec_proto, &f->rec);
 	f->peer = sv[1];
+	f->connfd = sv[0];
 	return f;
 }
 
@@ -385,6 +387,59 @@ test_exact_length_reads(void **state)
 	teardown(f);
 }
 
+/* Each command answers 16 KB; the client does not read its replies. */
+static void
+big_on_data(struct conn *c, void *ctx)
+{
+	static char reply[16384];
+	struct rec *r = ctx;
+	char *line;
+	size_t len;
+	bool crlf;
+
+	memset(reply, 'r', sizeof(reply));
+	while (conn_line(c, &line, &len, &crlf) == CONN_LINE_OK) {
+		r->n++;
+		conn_write(c, reply, sizeof(reply));
+	}
+}
+
+static const struct conn_proto big_proto = {
+	.on_data = big_on_data,
+	.on_free = rec_on_free,
+};
+
+static void
+test_backpressure_stops_taking_commands(void **state)
+{
+	struct fixture *f = setup(512, 4 << 20);
+	int small = 4096;
+	char sink[65536];
+	ssize_t n;
+
+	(void)state;
+	/* Shrink the socket buffers so replies pile up in the conn itself. */
+	setsockopt(f->connfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(f->peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	conn_set_proto(f->conn, &big_proto, &f->rec);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(write(f->peer, "CMD\r\n", 5), 5);
+	for (int i = 0; i < 20; i++)
+		spin(f);
+	/* Replies past the 64 KB mark: commands wait, the conn stays open. */
+	assert_true(f->rec.n < 40);
+	assert_true(f->rec.n > 0);
+	assert_false(conn_is_closing(f->conn));
+	/* The client reads: the rest of the commands are answered. */
+	for (int i = 0; i < 2000 && f->rec.n < 40; i++) {
+		while ((n = read(f->peer, sink, sizeof(sink))) > 0)
+			;
+		spin(f);
+	}
+	assert_int_equal(f->rec.n, 40);
+	teardown(f);
+}
+
 int
 main(void)
 {
@@ -399,6 +454,7 @@ main(void)
 		cmocka_unit_test(test_close_flushes_then_eof),
 		cmocka_unit_test(test_peer_eof_processes_buffered_input),
 		cmocka_unit_test(test_exact_length_reads),
+		cmocka_unit_test(test_backpressure_stops_taking_commands),
 	};
 
 	log_set_level(LOG_ERROR);
