@@ -236,6 +236,7 @@ store_mbox_open(const char *user_dir, const char *dirname, char *err,
 	}
 	mb = xcalloc(1, sizeof(*mb));
 	mb->dir = xasprintf("%s/mailboxes/%s", user_dir, dirname);
+	mb->userdir = xstrdup(user_dir);
 	mb->tmpdir = xasprintf("%s/tmp", user_dir);
 	/* Room for "/SHARD/NAME" so no later path can be truncated. */
 	if (strlen(mb->dir) + STORE_SHARD_MAX + STORE_FNAME_MAX >= PATH_MAX ||
@@ -285,8 +286,10 @@ store_mbox_close(struct store_mbox **mbp)
 
 	if (mbp == NULL || (mb = *mbp) == NULL)
 		return;
+	mbox_subs_free(mb);
 	mbox_status_free(&mb->st);
 	free(mb->msgs);
+	free(mb->userdir);
 	free(mb->tmpdir);
 	free(mb->dir);
 	free(mb);
@@ -441,6 +444,8 @@ store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
 	}
 	if (internaldate == 0)
 		internaldate = time(NULL);
+	if (mbox_quota_check(mb, len, 1, err, errlen) == -1)
+		return -1;
 	m.size = (off_t)len;
 	m.internaldate = internaldate;
 	if (write_tmp(mb, data, len, internaldate, tmp) == -1) {
@@ -502,13 +507,18 @@ store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
 	/* From here on the message is in the mailbox. */
 	tmp_live = false;
 	mbox_index_add(&mb->msgs, &mb->nmsgs, &mb->cap, &m);
+	store_quota_add(mb->quota, (int64_t)len, 1);
 	if (uid_r != NULL)
 		*uid_r = m.uid;
 	if (fsio_fsync_dir(shard) == -1) {
 		err_printf(err, errlen, "fsync %s: %s", shard, strerror(errno));
+		mbox_unlock(lockfd);
+		lockfd = -1;
+		mbox_emit(mb, STORE_EV_EXISTS, m.uid, mbox_index_find(mb, m.uid));
 		goto fail;
 	}
 	mbox_unlock(lockfd);
+	mbox_emit(mb, STORE_EV_EXISTS, m.uid, mbox_index_find(mb, m.uid));
 	return 0;
 fail:
 	saved = errno;
@@ -548,6 +558,7 @@ store_mbox_set_flags(struct store_mbox *mb, uint32_t uid,
 				return 0;
 		} else if (rename(from, to) == 0) {
 			m->flags = want;
+			mbox_emit(mb, STORE_EV_FLAGS, uid, m);
 			/* STYLE.md 6: a flag change is durable once the
 			 * directory is synced. */
 			return fsio_fsync_dir(shard);
@@ -557,7 +568,7 @@ store_mbox_set_flags(struct store_mbox *mb, uint32_t uid,
 		/* Renamed or expunged by someone else: find its name. */
 		if (mbox_rescan_uid(mb, uid, &found) == -1) {
 			if (errno == ENOENT)
-				mbox_index_remove(mb, m);
+				mbox_drop(mb, m);
 			return -1;
 		}
 		m->flags = found.flags;
@@ -566,6 +577,41 @@ store_mbox_set_flags(struct store_mbox *mb, uint32_t uid,
 	}
 	errno = EAGAIN;
 	return -1;
+}
+
+/* m left the mailbox: out of the index and the quota; tell subscribers. */
+void
+mbox_drop(struct store_mbox *mb, struct store_msg *m)
+{
+	uint32_t uid = m->uid;
+
+	store_quota_add(mb->quota, -(int64_t)m->size, -1);
+	mbox_index_remove(mb, m);
+	mbox_emit(mb, STORE_EV_EXPUNGE, uid, NULL);
+}
+
+void
+store_mbox_set_quota(struct store_mbox *mb, struct store_quota *q)
+{
+	mb->quota = q;
+}
+
+int
+mbox_quota_check(struct store_mbox *mb, uint64_t bytes, uint64_t msgs,
+    char *err, size_t errlen)
+{
+	struct store_quota *q = mb->quota;
+
+	if (q == NULL || (q->max_bytes == 0 && q->max_messages == 0))
+		return 0;
+	if ((q->counted == 0 ||
+	    time(NULL) - q->counted > STORE_QUOTA_RECOUNT_SECS) &&
+	    store_quota_count(mb->userdir, q) == -1) {
+		err_printf(err, errlen, "%s: counting quota usage: %s",
+		    mb->userdir, strerror(errno));
+		return -1;
+	}
+	return store_quota_check(q, bytes, msgs, err, errlen);
 }
 
 int
@@ -585,7 +631,7 @@ store_mbox_expunge(struct store_mbox *mb, uint32_t uid)
 		if (mbox_msg_path(mb, uid, &m->flags, path, sizeof(path)) == -1)
 			return -1;
 		if (unlink(path) == 0) {
-			mbox_index_remove(mb, m);
+			mbox_drop(mb, m);
 			return fsio_fsync_dir(shard);
 		}
 		if (errno != ENOENT)
@@ -594,7 +640,7 @@ store_mbox_expunge(struct store_mbox *mb, uint32_t uid)
 			if (errno != ENOENT)
 				return -1;
 			/* Already expunged elsewhere: the goal is reached. */
-			mbox_index_remove(mb, m);
+			mbox_drop(mb, m);
 			return 0;
 		}
 		m->flags = found.flags;

@@ -9,12 +9,15 @@
  *	    SHARD/NAME		messages; names from store/fname.h
  *	USER_DIR/tmp/		files being written; emptied at start
  *
- * DIRNAME is what store_name_to_dir() (store/names.h) returns. A handle is
- * private to its caller: it holds an index (UID-sorted array of messages)
- * built from a directory scan, and sees changes made through other handles
- * or processes only after store_mbox_refresh() or when an operation trips
- * over them (set_flags/expunge rescan the shard on ENOENT). Sharing one
- * index between sessions and change notifications are layered on top.
+ * DIRNAME is what store_name_to_dir() (store/names.h) returns. A handle
+ * holds an index (UID-sorted array of messages) built from a directory
+ * scan, and sees changes made through other handles or processes only
+ * after store_mbox_refresh() or when an operation trips over them
+ * (set_flags/expunge rescan the shard on ENOENT). The server shares one
+ * handle per mailbox between all its sessions and keeps it current from
+ * inotify (store/hub.h); sessions subscribe to its changes here.
+ *
+ * Handles are not thread-safe: the server uses them on the loop thread.
  *
  * Functions taking err/errlen write a human-readable message there on
  * failure (always NUL-terminated when errlen > 0); errno is kept.
@@ -119,13 +122,22 @@ char	*store_crlf(const char *head, const char *data, size_t len,
  *     message was added; at most UIDNEXT moved past a reserved uid (the
  *     uid is made durable in status.json before the message appears, so
  *     a crash leaves a gap, never a uid handed out twice). EOVERFLOW when
- *     UIDs are exhausted.
+ *     UIDs are exhausted; EDQUOT over the attached quota (store/quota.h).
  *   - after it did (the final fsync of the shard failed; *uid_r set): the
  *     message is in the index and on disk but may not survive a crash.
  */
 int	 store_mbox_append(struct store_mbox *, const void *data, size_t len,
 	    time_t internaldate, const struct store_flags *flags,
 	    uint32_t *uid_r, char *err, size_t errlen);
+
+/*
+ * Attach the user's quota record (store/quota.h; not owned, NULL for none):
+ * append and copy then refuse with EDQUOT what would not fit, and every
+ * change through this handle keeps q's usage current. Several handles of
+ * one user share one record.
+ */
+struct store_quota;
+void	 store_mbox_set_quota(struct store_mbox *, struct store_quota *q);
 
 /*
  * Replace the flags of uid (a rename within its shard). When another
@@ -173,6 +185,49 @@ const char	*store_mbox_keyword_name(const struct store_mbox *, unsigned i);
  * fields may already reflect the re-read.
  */
 int	 store_mbox_refresh(struct store_mbox *);
+
+/*
+ * Change notification. Every change to the index, whether made through
+ * this handle (append, set_flags, expunge, copy) or found by a refresh
+ * (another process's work), is reported to every subscriber, synchronously
+ * and in order, before the call that made or found it returns:
+ *   STORE_EV_EXISTS   a new message, msg set; always a UID above every
+ *                     UID in the index before it (so IMAP can append it
+ *                     to its message sequence).
+ *   STORE_EV_FLAGS    msg's flags changed (msg set, the new flags).
+ *   STORE_EV_EXPUNGE  uid left the mailbox (msg NULL).
+ *   STORE_EV_STATUS   status.json changed: keywords, uidnext, subscribed.
+ *   STORE_EV_GONE     the mailbox was deleted or renamed underneath; the
+ *                     handle is stale and every subscriber should let go.
+ * msg points into the index and is valid only during the callback. A
+ * callback may unsubscribe (any subscriber) but must not change this
+ * mailbox (no append/set_flags/expunge/refresh): record, then act later.
+ */
+enum store_ev {
+	STORE_EV_EXISTS = 1,
+	STORE_EV_FLAGS,
+	STORE_EV_EXPUNGE,
+	STORE_EV_STATUS,
+	STORE_EV_GONE,
+};
+
+struct store_event {
+	enum store_ev		 type;
+	uint32_t		 uid;	/* 0 for STATUS and GONE */
+	const struct store_msg	*msg;	/* EXISTS and FLAGS, else NULL */
+};
+
+typedef void	(*store_event_fn)(void *arg, const struct store_event *);
+
+struct store_sub;
+
+/* Call fn(arg, event) for every change from now on. Never fails. */
+struct store_sub *store_mbox_subscribe(struct store_mbox *, store_event_fn fn,
+	    void *arg);
+/* Stop; *subp becomes NULL (NULL is a no-op). Safe inside a callback. */
+void	 store_mbox_unsubscribe(struct store_mbox *, struct store_sub **subp);
+/* Number of live subscribers. */
+size_t	 store_mbox_subscribers(const struct store_mbox *);
 
 /*
  * Remove leftover files (from a crash mid-append) in USER_DIR/tmp. Call at

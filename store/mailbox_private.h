@@ -12,6 +12,7 @@
 
 #include "store/fname.h"
 #include "store/mailbox.h"
+#include "store/quota.h"
 
 #define MBOX_STATUS	"status.json"
 #define MBOX_LOCK	".lock"
@@ -29,14 +30,25 @@ struct mbox_status {
 	bool		 noselect;
 };
 
+struct store_sub {
+	struct store_sub	*next;
+	store_event_fn		 fn;		/* NULL once unsubscribed */
+	void			*arg;
+};
+
 struct store_mbox {
 	char			*dir;		/* USER_DIR/mailboxes/DIRNAME */
+	char			*userdir;	/* USER_DIR */
 	char			*tmpdir;	/* USER_DIR/tmp */
 	struct mbox_status	 st;
 	struct store_msg	*msgs;		/* sorted by uid, no duplicates */
 	size_t			 nmsgs;
 	size_t			 cap;		/* allocated entries in msgs */
 	bool			 rebuilt;	/* status.json was rebuilt */
+	struct store_sub	*subs;		/* subscribers, newest first */
+	unsigned		 emitting;	/* depth of mbox_emit() calls */
+	struct store_quota	*quota;		/* the user's, or NULL */
+	void			*hubent;	/* store/hub.c's entry, or NULL */
 };
 
 /* mailbox_status.c */
@@ -94,11 +106,26 @@ int	 mbox_scan_all(const struct store_mbox *, struct store_msg **msgs_r,
 int	 mbox_rescan_uid(const struct store_mbox *, uint32_t uid,
 	    struct store_msg *m_r);
 
+/* mailbox_notify.c */
+
+/* Tell every subscriber: type, uid, and the message (NULL unless EXISTS or
+ * FLAGS). Unsubscribed entries are freed once no emit is running. */
+void	 mbox_emit(struct store_mbox *, enum store_ev type, uint32_t uid,
+	    const struct store_msg *msg);
+/* Free every subscriber (at close). */
+void	 mbox_subs_free(struct store_mbox *);
+
 /* mailbox.c */
 
 /* flock(LOCK_EX) dir/.lock: the fd to pass to mbox_unlock(), or -1. */
 int	 mbox_lock(const struct store_mbox *);
 /* Release the lock; keeps errno. */
 void	 mbox_unlock(int fd);
+/* *m is gone from disk: drop it from index and quota, emit EXPUNGE. */
+void	 mbox_drop(struct store_mbox *, struct store_msg *m);
+/* store_quota_check() against mb's quota, counting the usage first when
+ * it never was or is older than STORE_QUOTA_RECOUNT_SECS. 0 or -1. */
+int	 mbox_quota_check(struct store_mbox *, uint64_t bytes, uint64_t msgs,
+	    char *err, size_t errlen);
 
 #endif
