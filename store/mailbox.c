@@ -81,8 +81,8 @@ mbox_unlock(int fd)
  * The rebuild happens under the lock, after a second read, so two
  * processes opening at once agree on one UIDVALIDITY.
  */
-static int
-load_status(struct store_mbox *mb)
+int
+mbox_load_status(struct store_mbox *mb)
 {
 	struct mbox_status	 st;
 	int			 lockfd;
@@ -121,8 +121,8 @@ ok:
  * when status.json lagged (crash between rename and status write, rebuilt
  * status). Raise it under the lock and persist.
  */
-static int
-raise_uidnext(struct store_mbox *mb)
+int
+mbox_raise_uidnext(struct store_mbox *mb)
 {
 	struct mbox_status	 disk;
 	uint32_t		 want;
@@ -252,7 +252,7 @@ store_mbox_open(const char *user_dir, const char *dirname, char *err,
 		    "no such mailbox" : strerror(errno));
 		goto fail;
 	}
-	if (load_status(mb) == -1) {
+	if (mbox_load_status(mb) == -1) {
 		err_printf(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
 		    strerror(errno));
 		goto fail;
@@ -266,11 +266,12 @@ store_mbox_open(const char *user_dir, const char *dirname, char *err,
 		err_printf(err, errlen, "scan %s: %s", mb->dir, strerror(errno));
 		goto fail;
 	}
-	if (raise_uidnext(mb) == -1) {
+	if (mbox_raise_uidnext(mb) == -1) {
 		err_printf(err, errlen, "%s/%s: %s", mb->dir, MBOX_STATUS,
 		    strerror(errno));
 		goto fail;
 	}
+	mb->seen_next = mb->nmsgs > 0 ? mb->msgs[mb->nmsgs - 1].uid + 1 : 1;
 	return mb;
 fail:
 	saved = errno;
@@ -434,6 +435,7 @@ store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
 	struct store_msg	 m;
 	char			 tmp[PATH_MAX], shard[PATH_MAX];
 	char			 dst[PATH_MAX];
+	size_t			 n0 = mb->nmsgs;
 	int			 lockfd = -1, saved;
 	bool			 tmp_live = false;
 
@@ -466,6 +468,12 @@ store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
 	 */
 	if (mbox_status_read(mb->dir, &disk) == 0)
 		mbox_status_merge(&mb->st, &disk);
+	/* Their messages first, so ours is the highest uid we report. */
+	if (mbox_catch_up(mb) == -1) {
+		err_printf(err, errlen, "scan %s: %s", mb->dir,
+		    strerror(errno));
+		goto fail;
+	}
 	m.uid = mb->st.uidnext;
 	if (m.uid == 0 || m.uid == UINT32_MAX) {
 		/* RFC 3501 2.3.1.1: out of UIDs; needs a new UIDVALIDITY. */
@@ -507,18 +515,16 @@ store_mbox_append(struct store_mbox *mb, const void *data, size_t len,
 	/* From here on the message is in the mailbox. */
 	tmp_live = false;
 	mbox_index_add(&mb->msgs, &mb->nmsgs, &mb->cap, &m);
+	mb->seen_next = m.uid + 1;
 	store_quota_add(mb->quota, (int64_t)len, 1);
 	if (uid_r != NULL)
 		*uid_r = m.uid;
 	if (fsio_fsync_dir(shard) == -1) {
 		err_printf(err, errlen, "fsync %s: %s", shard, strerror(errno));
-		mbox_unlock(lockfd);
-		lockfd = -1;
-		mbox_emit(mb, STORE_EV_EXISTS, m.uid, mbox_index_find(mb, m.uid));
 		goto fail;
 	}
 	mbox_unlock(lockfd);
-	mbox_emit(mb, STORE_EV_EXISTS, m.uid, mbox_index_find(mb, m.uid));
+	mbox_emit_new(mb, n0);
 	return 0;
 fail:
 	saved = errno;
@@ -526,6 +532,7 @@ fail:
 		mbox_unlock(lockfd);
 	if (tmp_live)
 		(void)unlink(tmp);
+	mbox_emit_new(mb, n0);
 	errno = saved;
 	return -1;
 }
@@ -585,6 +592,8 @@ mbox_drop(struct store_mbox *mb, struct store_msg *m)
 {
 	uint32_t uid = m->uid;
 
+	if (uid >= mb->seen_next)
+		mb->seen_next = uid + 1;
 	store_quota_add(mb->quota, -(int64_t)m->size, -1);
 	mbox_index_remove(mb, m);
 	mbox_emit(mb, STORE_EV_EXPUNGE, uid, NULL);
@@ -647,28 +656,4 @@ store_mbox_expunge(struct store_mbox *mb, uint32_t uid)
 	}
 	errno = EAGAIN;
 	return -1;
-}
-
-int
-store_mbox_refresh(struct store_mbox *mb)
-{
-	struct mbox_status	 disk;
-	struct store_msg	*msgs;
-	size_t			 n, cap;
-
-	if (mbox_status_read(mb->dir, &disk) == 0)
-		mbox_status_merge(&mb->st, &disk);
-	else if (errno == ENOENT || errno == EINVAL) {
-		/* Missing/corrupt: rebuild as open does (keeps our floor). */
-		if (access(mb->dir, F_OK) == -1 || load_status(mb) == -1)
-			return -1;
-	} else
-		return -1;
-	if (mbox_scan_all(mb, &msgs, &n, &cap) == -1)
-		return -1;
-	free(mb->msgs);
-	mb->msgs = msgs;
-	mb->nmsgs = n;
-	mb->cap = cap;
-	return raise_uidnext(mb);
 }

@@ -178,13 +178,20 @@ unsigned store_mbox_keyword_count(const struct store_mbox *);
 const char	*store_mbox_keyword_name(const struct store_mbox *, unsigned i);
 
 /*
- * Rebuild the index from disk and re-read status.json, picking up what
- * other processes did (a missing or corrupt status.json is rebuilt as in
- * store_mbox_open()). 0, or -1 with errno (ENOENT when the mailbox
- * directory is gone); the index is unchanged then, though the status
- * fields may already reflect the re-read.
+ * Pick up what other processes did: re-read status.json (a missing or
+ * corrupt one is rebuilt as in store_mbox_open()), rescan, and report the
+ * differences to subscribers (see "Change notification" below: messages
+ * found on disk below the highest uid the index ever held are renamed to
+ * fresh uids first). store_mbox_refresh() rescans every shard;
+ * store_mbox_refresh_shard() only uids shardno*1000 .. shardno*1000+999;
+ * store_mbox_refresh_status() only re-reads status.json (STORE_EV_STATUS
+ * when keywords, uidnext or the subscription changed).
+ * 0, or -1 with errno (ENOENT when the mailbox directory is gone). On
+ * failure the index keeps what was applied before the failure.
  */
 int	 store_mbox_refresh(struct store_mbox *);
+int	 store_mbox_refresh_shard(struct store_mbox *, uint32_t shardno);
+int	 store_mbox_refresh_status(struct store_mbox *);
 
 /*
  * Change notification. Every change to the index, whether made through

@@ -45,6 +45,10 @@ struct store_mbox {
 	size_t			 nmsgs;
 	size_t			 cap;		/* allocated entries in msgs */
 	bool			 rebuilt;	/* status.json was rebuilt */
+	/* Above every uid the index ever held: a file found by a scan below
+	 * it was not appended since (an admin restored it, say) and gets a
+	 * fresh uid, so UIDs only ever grow for every session. */
+	uint32_t		 seen_next;
 	struct store_sub	*subs;		/* subscribers, newest first */
 	unsigned		 emitting;	/* depth of mbox_emit() calls */
 	struct store_quota	*quota;		/* the user's, or NULL */
@@ -99,6 +103,10 @@ void	 mbox_index_remove(struct store_mbox *, struct store_msg *m);
  */
 int	 mbox_scan_all(const struct store_mbox *, struct store_msg **msgs_r,
 	    size_t *n_r, size_t *cap_r);
+/* The same for one shard (uid / 1000 == shardno); a missing shard
+ * directory is an empty shard. */
+int	 mbox_scan_shard(const struct store_mbox *, uint32_t shardno,
+	    struct store_msg **msgs_r, size_t *n_r, size_t *cap_r);
 /*
  * Find uid's current file by rescanning its shard: 0 and *m_r filled, or
  * -1 with errno ENOENT when it is gone, or another error.
@@ -115,12 +123,31 @@ void	 mbox_emit(struct store_mbox *, enum store_ev type, uint32_t uid,
 /* Free every subscriber (at close). */
 void	 mbox_subs_free(struct store_mbox *);
 
+/* mailbox_sync.c */
+
+/*
+ * Under the mailbox lock, with status.json just merged: add to the index
+ * the messages other handles and processes appended since this one last
+ * looked (uids seen_next .. st.uidnext - 1; appends rename under the lock,
+ * so all of them are on disk by now) and raise seen_next to st.uidnext.
+ * Subscribers are not told: the caller calls mbox_emit_new() once the lock
+ * is released. 0, or -1 with errno (the index may have grown).
+ */
+int	 mbox_catch_up(struct store_mbox *);
+/* Emit EXISTS for every index entry from position from on. */
+void	 mbox_emit_new(struct store_mbox *, size_t from);
+
 /* mailbox.c */
 
 /* flock(LOCK_EX) dir/.lock: the fd to pass to mbox_unlock(), or -1. */
 int	 mbox_lock(const struct store_mbox *);
 /* Release the lock; keeps errno. */
 void	 mbox_unlock(int fd);
+/* Load status.json into mb->st, rebuilding it (under the lock) when
+ * missing or corrupt. 0, or -1 with errno. */
+int	 mbox_load_status(struct store_mbox *);
+/* Raise uidnext above the highest uid in the index, persisted. */
+int	 mbox_raise_uidnext(struct store_mbox *);
 /* *m is gone from disk: drop it from index and quota, emit EXPUNGE. */
 void	 mbox_drop(struct store_mbox *, struct store_msg *m);
 /* store_quota_check() against mb's quota, counting the usage first when

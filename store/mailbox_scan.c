@@ -146,6 +146,55 @@ fail:
 	return -1;
 }
 
+/*
+ * Sort by uid and keep one entry per uid; returns the new count. Two names
+ * for one uid cannot come from our atomic renames, but a scan racing
+ * another process's rename can see both.
+ */
+static size_t
+sort_unique(struct store_msg *msgs, size_t n)
+{
+	size_t i, j;
+
+	if (n > 1)
+		qsort(msgs, n, sizeof(*msgs), msg_cmp);
+	for (i = j = 0; i < n; i++)
+		if (j == 0 || msgs[j - 1].uid != msgs[i].uid)
+			msgs[j++] = msgs[i];
+	return j;
+}
+
+int
+mbox_scan_shard(const struct store_mbox *mb, uint32_t shardno,
+    struct store_msg **msgs_r, size_t *n_r, size_t *cap_r)
+{
+	char		 path[PATH_MAX];
+	struct store_msg *msgs = NULL;
+	size_t		 n = 0, cap = 0;
+	int		 fd, r, saved;
+
+	*msgs_r = NULL;
+	*n_r = *cap_r = 0;
+	if (shardno > UINT32_MAX / 1000 ||
+	    mbox_shard_path(mb, shardno * 1000, path) == -1)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -1;	/* no shard: empty */
+	r = scan_shard(fd, shardno, 0, &msgs, &n, &cap);
+	saved = errno;
+	close(fd);
+	if (r == -1) {
+		free(msgs);
+		errno = saved;
+		return -1;
+	}
+	*msgs_r = msgs;
+	*n_r = sort_unique(msgs, n);
+	*cap_r = cap;
+	return 0;
+}
+
 /* Scan every shard of mb->dir into a fresh sorted array. */
 int
 mbox_scan_all(const struct store_mbox *mb, struct store_msg **msgs_r,
@@ -154,7 +203,7 @@ mbox_scan_all(const struct store_mbox *mb, struct store_msg **msgs_r,
 	DIR		*d;
 	struct dirent	*de;
 	struct store_msg *msgs = NULL;
-	size_t		 n = 0, cap = 0, i, j;
+	size_t		 n = 0, cap = 0;
 	uint32_t	 shardno;
 	int		 sfd, saved;
 
@@ -185,17 +234,8 @@ mbox_scan_all(const struct store_mbox *mb, struct store_msg **msgs_r,
 	if (errno != 0)
 		goto fail;
 	closedir(d);
-	if (n > 0)
-		qsort(msgs, n, sizeof(*msgs), msg_cmp);
-	/*
-	 * Two names for one uid cannot come from our atomic renames, but a
-	 * scan racing another process's rename can see both: keep one.
-	 */
-	for (i = j = 0; i < n; i++)
-		if (j == 0 || msgs[j - 1].uid != msgs[i].uid)
-			msgs[j++] = msgs[i];
 	*msgs_r = msgs;
-	*n_r = j;
+	*n_r = sort_unique(msgs, n);
 	*cap_r = cap;
 	return 0;
 fail:

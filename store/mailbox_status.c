@@ -288,6 +288,9 @@ store_mbox_keyword(struct store_mbox *mb, const char *keyword, bool create)
 		errno = saved;
 		goto fail;
 	}
+	mbox_unlock(lockfd);
+	mbox_emit(mb, STORE_EV_STATUS, 0, NULL);
+	return i;
 done:
 	mbox_unlock(lockfd);
 	return i;
