@@ -185,7 +185,7 @@ const char	*store_mbox_keyword_name(const struct store_mbox *, unsigned i);
  * fresh uids first). store_mbox_refresh() rescans every shard;
  * store_mbox_refresh_shard() only uids shardno*1000 .. shardno*1000+999;
  * store_mbox_refresh_status() only re-reads status.json (STORE_EV_STATUS
- * when keywords, uidnext or the subscription changed).
+ * when keywords or the subscription changed).
  * 0, or -1 with errno (ENOENT when the mailbox directory is gone). On
  * failure the index keeps what was applied before the failure.
  */
@@ -203,7 +203,7 @@ int	 store_mbox_refresh_status(struct store_mbox *);
  *                     to its message sequence).
  *   STORE_EV_FLAGS    msg's flags changed (msg set, the new flags).
  *   STORE_EV_EXPUNGE  uid left the mailbox (msg NULL).
- *   STORE_EV_STATUS   status.json changed: keywords, uidnext, subscribed.
+ *   STORE_EV_STATUS   a keyword was added, or the subscription changed.
  *   STORE_EV_GONE     the mailbox was deleted or renamed underneath; the
  *                     handle is stale and every subscriber should let go.
  * msg points into the index and is valid only during the callback. A

@@ -189,7 +189,6 @@ int
 store_mbox_refresh_status(struct store_mbox *mb)
 {
 	struct mbox_status	 disk;
-	uint32_t		 uidnext = mb->st.uidnext;
 	unsigned		 nkw = mb->st.nkw;
 	bool			 sub = mb->st.subscribed;
 
@@ -201,8 +200,8 @@ store_mbox_refresh_status(struct store_mbox *mb)
 			return -1;
 	} else
 		return -1;
-	if (mb->st.uidnext != uidnext || mb->st.nkw != nkw ||
-	    mb->st.subscribed != sub)
+	/* uidnext moves with every append, which EXISTS already says. */
+	if (mb->st.nkw != nkw || mb->st.subscribed != sub)
 		mbox_emit(mb, STORE_EV_STATUS, 0, NULL);
 	return 0;
 }
