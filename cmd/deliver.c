@@ -13,6 +13,7 @@
 #include "core/fsio.h"
 #include "core/util.h"
 #include "store/mailbox.h"
+#include "store/quota.h"
 #include "store/names.h"
 #include "store/user.h"
 
@@ -93,9 +94,11 @@ resolve(const struct conf *conf, const struct users *users, const char *rcpt,
 
 /* Append msg to address's INBOX. 0, or -1 after printing why. */
 static int
-deliver_one(const struct conf *conf, const char *address, const char *msg,
+deliver_one(const struct conf *conf, const struct user *u, const char *msg,
     size_t len, bool verbose)
 {
+	const char		*address = u->address;
+	struct store_quota	 quota;
 	struct store_mbox	*mb;
 	char			 dir[PATH_MAX], inbox[STORE_DIRNAME_MAX];
 	char			 err[1024];
@@ -111,10 +114,20 @@ deliver_one(const struct conf *conf, const char *address, const char *msg,
 		fprintf(stderr, "rmail: INBOX: %s\n", why);
 		return -1;
 	}
-	if ((mb = store_mbox_open(dir, inbox, err, sizeof(err))) == NULL) {
+	if ((mb = store_mbox_open_append(dir, inbox, err, sizeof(err))) ==
+	    NULL) {
 		fprintf(stderr, "rmail: %s: %s\n", address, err);
 		return -1;
 	}
+	/*
+	 * Over quota is a temporary failure (4.2.2, exit 75), as it is for
+	 * the server's SMTP: the MTA retries while the user makes room,
+	 * and bounces when its queue lifetime runs out.
+	 */
+	memset(&quota, 0, sizeof(quota));
+	quota.max_bytes = u->quota_bytes;
+	quota.max_messages = u->quota_messages;
+	store_mbox_set_quota(mb, &quota);
 	/*
 	 * A failure after the message entered the mailbox (only the last
 	 * fsync) is a failure too: not durable means not delivered, and
@@ -122,7 +135,8 @@ deliver_one(const struct conf *conf, const char *address, const char *msg,
 	 */
 	if (store_mbox_append(mb, msg, len, 0, NULL, &uid, err,
 	    sizeof(err)) == -1) {
-		fprintf(stderr, "rmail: %s: %s\n", address, err);
+		fprintf(stderr, "rmail: %s: %s%s\n", address,
+		    errno == EDQUOT ? "4.2.2 mailbox full: " : "", err);
 		store_mbox_close(&mb);
 		return -1;
 	}
@@ -192,7 +206,8 @@ cmd_deliver(int argc, char **argv)
 	 * message, so every further append would only be a duplicate.
 	 */
 	for (size_t i = 0; i < ntargets; i++)
-		if (deliver_one(conf, targets[i], msg, msglen, verbose) == -1)
+		if (deliver_one(conf, users_find(users, targets[i]), msg,
+		    msglen, verbose) == -1)
 			goto out;
 	rv = 0;
 out:

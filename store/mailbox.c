@@ -221,8 +221,8 @@ fail:
 	return -1;
 }
 
-struct store_mbox *
-store_mbox_open(const char *user_dir, const char *dirname, char *err,
+static struct store_mbox *
+mbox_open(const char *user_dir, const char *dirname, bool scan, char *err,
     size_t errlen)
 {
 	struct store_mbox	*mb;
@@ -262,6 +262,11 @@ store_mbox_open(const char *user_dir, const char *dirname, char *err,
 		err_printf(err, errlen, "%s: mailbox is \\Noselect", mb->dir);
 		goto fail;
 	}
+	if (!scan && !mb->rebuilt) {
+		/* status.json is written before any uid appears: trust it. */
+		mb->seen_next = mb->st.uidnext;
+		return mb;
+	}
 	if (mbox_scan_all(mb, &mb->msgs, &mb->nmsgs, &mb->cap) == -1) {
 		err_printf(err, errlen, "scan %s: %s", mb->dir, strerror(errno));
 		goto fail;
@@ -278,6 +283,20 @@ fail:
 	store_mbox_close(&mb);
 	errno = saved;
 	return NULL;
+}
+
+struct store_mbox *
+store_mbox_open(const char *user_dir, const char *dirname, char *err,
+    size_t errlen)
+{
+	return mbox_open(user_dir, dirname, true, err, errlen);
+}
+
+struct store_mbox *
+store_mbox_open_append(const char *user_dir, const char *dirname, char *err,
+    size_t errlen)
+{
+	return mbox_open(user_dir, dirname, false, err, errlen);
 }
 
 void

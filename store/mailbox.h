@@ -69,6 +69,16 @@ int	 store_mbox_create(const char *user_dir, const char *dirname,
 struct store_mbox *store_mbox_open(const char *user_dir, const char *dirname,
 	    char *err, size_t errlen);
 
+/*
+ * The same for appending only (rmail deliver): no scan, so the index starts
+ * empty and holds only what this handle appends (and what others appended
+ * meanwhile, which each append takes in). Opening a 100,000-message INBOX
+ * costs a status.json read instead of 100,000 stats. A missing or corrupt
+ * status.json still means a full scan, to raise UIDNEXT above the disk.
+ */
+struct store_mbox *store_mbox_open_append(const char *user_dir,
+	    const char *dirname, char *err, size_t errlen);
+
 /* Free the handle and set *mbp to NULL; NULL or *mbp == NULL is a no-op. */
 void	 store_mbox_close(struct store_mbox **mbp);
 

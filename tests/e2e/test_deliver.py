@@ -123,6 +123,32 @@ class Deliver(unittest.TestCase):
         self.assertEqual(r.returncode, 67, r.stderr)
         self.assertIn(b"not a local user", r.stderr)
 
+    def test_over_quota_is_temporary(self):
+        """quota_messages/quota_bytes from the users file: the delivery
+        past the limit exits 75 with 4.2.2 and stores nothing."""
+        users = self.inst.load_config()["users_file"]
+        if not os.path.isabs(users):
+            users = os.path.join(os.path.dirname(self.inst.config), users)
+        with open(users) as f:
+            doc = json.load(f)
+        doc["users"][0]["quota_messages"] = 2
+        with open(users, "w") as f:
+            json.dump(doc, f)
+        msg = b"Subject: q\r\n\r\nx\r\n"
+        for _ in range(2):
+            r = self.deliver(ADMIN, msg)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.deliver(ADMIN, msg)
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn(b"4.2.2 mailbox full", r.stderr)
+        self.assertIn(b"2 of 2 messages", r.stderr)
+        self.assertEqual(sorted(self.files()), [1, 2])
+        # Room made (a message expunged by hand): delivery works again.
+        os.unlink(self.files()[1])
+        r = self.deliver(ADMIN, msg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(self.files()), [2, 3])
+
     # (d)
     def test_lf_to_crlf_and_size_limit(self):
         r = self.deliver(ADMIN, b"Subject: lf\n\nline1\nline2\r\nline3\n")
