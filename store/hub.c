@@ -28,6 +28,7 @@
 #include "store/fname.h"
 #include "store/hub.h"
 #include "store/mailbox_private.h"
+#include "store/mimecache.h"
 
 #define NBUCKETS	256
 #define POLL_SECS	1.0
@@ -92,6 +93,7 @@ struct store_hub {
 	size_t			 nwatches, watchcap;
 	struct ent		*work;		/* entries to refresh */
 	struct quota_rec	*quotas;
+	struct store_mimecache	*mime;
 };
 
 static void	 ent_free(struct store_hub *, struct ent *);
@@ -527,6 +529,7 @@ ent_free(struct store_hub *hub, struct ent *e)
 				break;
 			}
 	hub->nopen--;
+	store_mimecache_forget(hub->mime, e->mb);
 	store_mbox_close(&e->mb);
 	free(e->dirty);
 	free(e->shards);
@@ -677,6 +680,7 @@ store_hub_new(struct ev_loop *loop, int flags)
 	hub->linger_secs = STORE_HUB_LINGER_SECS;
 	hub->linger_msgs = STORE_HUB_LINGER_MSGS;
 	hub->ifd = -1;
+	hub->mime = store_mimecache_new(STORE_MIMECACHE_BYTES);
 	if (!(flags & STORE_HUB_POLL)) {
 		hub->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (hub->ifd == -1)
@@ -733,6 +737,7 @@ store_hub_free(struct store_hub **hubp)
 		free(q->user_dir);
 		free(q);
 	}
+	store_mimecache_free(&hub->mime);
 	free(hub->watches);
 	free(hub);
 	*hubp = NULL;
@@ -750,4 +755,10 @@ bool
 store_hub_inotify(const struct store_hub *hub)
 {
 	return hub->ifd != -1;
+}
+
+struct store_mimecache *
+store_hub_mimecache(struct store_hub *hub)
+{
+	return hub->mime;
 }

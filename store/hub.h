@@ -31,6 +31,7 @@
 #include <ev.h>
 
 #include "store/mailbox.h"
+#include "store/mimecache.h"
 #include "store/quota.h"
 
 #define STORE_HUB_LINGER_SECS	300
@@ -71,6 +72,10 @@ void	 store_hub_release(struct store_hub *, struct store_mbox **mbp);
  */
 struct store_quota *store_hub_quota(struct store_hub *, const char *user_dir,
 	    uint64_t max_bytes, uint64_t max_messages);
+
+/* The MIME tree cache of the hub's handles (store/mimecache.h), bounded
+ * by STORE_MIMECACHE_BYTES; entries go with their handle. */
+struct store_mimecache *store_hub_mimecache(struct store_hub *);
 
 /* Handles the hub has open: held by someone, and lingering. */
 size_t	 store_hub_count(const struct store_hub *, size_t *lingering_r);

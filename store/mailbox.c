@@ -377,6 +377,41 @@ store_mbox_path(const struct store_mbox *mb, uint32_t uid, char *buf,
 	return mbox_msg_path(mb, uid, &m->flags, buf, len);
 }
 
+char *
+store_mbox_read(struct store_mbox *mb, uint32_t uid, size_t *len_r)
+{
+	struct store_msg	*m, found;
+	char			 path[PATH_MAX], *data;
+	int			 tries;
+
+	for (tries = 0; tries < CHASE_MAX; tries++) {
+		if ((m = mbox_index_find(mb, uid)) == NULL) {
+			errno = ENOENT;
+			return NULL;
+		}
+		if (mbox_msg_path(mb, uid, &m->flags, path, sizeof(path)) == -1)
+			return NULL;
+		/* Messages never change: the index size bounds the read. */
+		data = fsio_read_file(path, (size_t)m->size + 1, len_r);
+		if (data != NULL || errno != ENOENT)
+			return data;
+		/* Another process renamed (flags) or expunged it. */
+		if (mbox_rescan_uid(mb, uid, &found) == -1) {
+			if (errno == ENOENT)
+				mbox_drop(mb, m);
+			return NULL;
+		}
+		if (found.flags.sys != m->flags.sys ||
+		    found.flags.kw != m->flags.kw) {
+			*m = found;
+			mbox_emit(mb, STORE_EV_FLAGS, uid, m);
+		} else
+			*m = found;
+	}
+	errno = EAGAIN;
+	return NULL;
+}
+
 /* Write data to a new file in tmpdir; its path goes to path. */
 static int
 write_tmp(const struct store_mbox *mb, const void *data, size_t len,

@@ -113,6 +113,16 @@ int	 store_mbox_path(const struct store_mbox *, uint32_t uid, char *buf,
 	    size_t len);
 
 /*
+ * Read message uid whole: a NUL-terminated allocation, length in *len_r.
+ * A file renamed by another process is found again (its new flags go to
+ * subscribers as FLAGS). NULL with errno: ENOENT when uid is not in the
+ * index or was expunged (then it leaves the index: EXPUNGE), EFBIG when
+ * the file grew past the size in the index (someone wrote into it), EAGAIN
+ * when it kept being renamed, or the system error.
+ */
+char	*store_mbox_read(struct store_mbox *, uint32_t uid, size_t *len_r);
+
+/*
  * A message as the store keeps it (CRLF line ends, so RFC822.SIZE is the
  * file size): head (NULL or already CRLF, e.g. trace headers) followed by
  * data with every bare LF made CRLF; existing CRLF and lone CR are kept.

@@ -311,3 +311,45 @@ mime_free(struct mime_part **pp)
 	part_clear(*pp);
 	FREE_NULL(*pp);
 }
+
+static size_t
+str_size(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+static size_t
+params_size(const struct mime_param *v, size_t n)
+{
+	size_t sum = n * sizeof(*v);
+
+	for (size_t i = 0; i < n; i++)
+		sum += str_size(v[i].name) + str_size(v[i].value);
+	return sum;
+}
+
+/* What part_clear() would free, minus the part itself. */
+static size_t
+part_size(const struct mime_part *p)
+{
+	size_t sum;
+
+	sum = str_size(p->type) + str_size(p->subtype) +
+	    params_size(p->params, p->nparams) + str_size(p->id) +
+	    str_size(p->description) + str_size(p->encoding) +
+	    str_size(p->md5) + str_size(p->disposition) +
+	    params_size(p->disp_params, p->ndisp_params) +
+	    str_size(p->language) + str_size(p->location);
+	sum += p->nchildren * sizeof(*p->children);
+	for (size_t i = 0; i < p->nchildren; i++)
+		sum += part_size(&p->children[i]);
+	if (p->message != NULL)
+		sum += sizeof(*p->message) + part_size(p->message);
+	return sum;
+}
+
+size_t
+mime_mem_size(const struct mime_part *p)
+{
+	return p != NULL ? sizeof(*p) + part_size(p) : 0;
+}

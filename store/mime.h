@@ -74,6 +74,9 @@ struct mime_part {
 struct mime_part *mime_parse(const char *data, size_t len);
 /* Free a tree from mime_parse() and set *pp to NULL. NULL is fine. */
 void	 mime_free(struct mime_part **pp);
+/* Heap bytes held by a tree (its allocations' requested sizes), for
+ * caches with a memory bound. */
+size_t	 mime_mem_size(const struct mime_part *);
 /* Value of parameter name (case-insensitive) or NULL. */
 const char *mime_param_get(const struct mime_param *, size_t n,
 	    const char *name);
