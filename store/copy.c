@@ -282,7 +282,7 @@ store_mbox_copy(struct store_mbox *src, struct store_mbox *dst,
 	uint32_t		 base, s, first_shard = 0, last_shard = 0;
 	size_t			 i, k = 0, j, n0;
 	int			 map[STORE_KW_MAX], lockfd = -1, r, saved;
-	int			 rc = 0, first_errno = 0;
+	int			 rc = 0;
 	bool			 same_quota, locked_work = false;
 
 	if (err != NULL && errlen > 0)
@@ -446,21 +446,19 @@ store_mbox_copy(struct store_mbox *src, struct store_mbox *dst,
 
 	/* RFC 6851 3.3: the sources go only after the copy succeeded. */
 	if (move) {
-		for (j = 0; j < k; j++) {
-			if (!items[j].made)
-				continue;
-			if (store_mbox_expunge(src, items[j].uid) == -1 &&
-			    first_errno == 0) {
-				first_errno = errno;
-				err_printf(err, errlen, "%s: expunge uid %u "
-				    "after move: %s", src->dir, items[j].uid,
-				    strerror(errno));
-			}
-		}
-		if (first_errno != 0) {
-			errno = first_errno;
+		uint32_t	*moved = xcalloc(k > 0 ? k : 1, sizeof(*moved));
+		size_t		 nmoved = 0;
+
+		/* items follow uids[], which ascend. */
+		for (j = 0; j < k; j++)
+			if (items[j].made)
+				moved[nmoved++] = items[j].uid;
+		if (store_mbox_expunge_uids(src, moved, nmoved) == -1) {
+			err_printf(err, errlen, "%s: expunge after move: %s",
+			    src->dir, strerror(errno));
 			rc = -1;
 		}
+		free(moved);
 	}
 done:
 	free(items);

@@ -52,7 +52,7 @@ struct store_mbox;
  *     dst_uids[i] is 0.
  *   - move only: the copy succeeded (dst_uids set, dst and its quota
  *     updated, events emitted) but expunging some source message failed
- *     (errno from store_mbox_expunge()); the others were still expunged.
+ *     (errno from store_mbox_expunge_uids()); the others were still expunged.
  *     Messages are then in both mailboxes, never in neither; the caller
  *     should still report COPYUID.
  */

@@ -677,37 +677,100 @@ mbox_quota_check(struct store_mbox *mb, uint64_t bytes, uint64_t msgs,
 	return store_quota_check(q, bytes, msgs, err, errlen);
 }
 
+/*
+ * Unlink uid's file, chasing renames by other processes. 0 when it is gone
+ * (by us or someone else), -1 with errno. The index is not touched.
+ */
+static int
+unlink_msg(struct store_mbox *mb, struct store_msg *m)
+{
+	struct store_msg	 found;
+	char			 path[PATH_MAX];
+	int			 tries;
+
+	for (tries = 0; tries < CHASE_MAX; tries++) {
+		if (mbox_msg_path(mb, m->uid, &m->flags, path,
+		    sizeof(path)) == -1)
+			return -1;
+		if (unlink(path) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -1;
+		if (mbox_rescan_uid(mb, m->uid, &found) == -1)
+			/* Already expunged elsewhere: the goal is reached. */
+			return errno == ENOENT ? 0 : -1;
+		m->flags = found.flags;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
 int
 store_mbox_expunge(struct store_mbox *mb, uint32_t uid)
 {
-	struct store_msg	*m, found;
-	char			 path[PATH_MAX], shard[PATH_MAX];
-	int			 tries;
+	struct store_msg	*m;
+	char			 shard[PATH_MAX];
 
 	if ((m = mbox_index_find(mb, uid)) == NULL) {
 		errno = ENOENT;
 		return -1;
 	}
-	if (mbox_shard_path(mb, uid, shard) == -1)
+	if (mbox_shard_path(mb, uid, shard) == -1 || unlink_msg(mb, m) == -1)
 		return -1;
-	for (tries = 0; tries < CHASE_MAX; tries++) {
-		if (mbox_msg_path(mb, uid, &m->flags, path, sizeof(path)) == -1)
+	mbox_drop(mb, m);
+	return fsio_fsync_dir(shard);
+}
+
+int
+store_mbox_expunge_uids(struct store_mbox *mb, const uint32_t *uids,
+    size_t n)
+{
+	struct store_msg	*m;
+	char			 shard[PATH_MAX];
+	uint32_t		*gone;
+	size_t			 i, j, k, ngone = 0;
+	int			 first = 0;
+	bool			 synced;
+
+	for (i = 1; i < n; i++)
+		if (uids[i] <= uids[i - 1]) {
+			errno = EINVAL;
 			return -1;
-		if (unlink(path) == 0) {
-			mbox_drop(mb, m);
-			return fsio_fsync_dir(shard);
 		}
-		if (errno != ENOENT)
-			return -1;
-		if (mbox_rescan_uid(mb, uid, &found) == -1) {
-			if (errno != ENOENT)
-				return -1;
-			/* Already expunged elsewhere: the goal is reached. */
-			mbox_drop(mb, m);
-			return 0;
+	gone = xcalloc(n > 0 ? n : 1, sizeof(*gone));
+	for (i = 0; i < n; i++) {
+		if ((m = mbox_index_find(mb, uids[i])) == NULL)
+			continue;
+		if (unlink_msg(mb, m) == -1) {
+			if (first == 0)
+				first = errno;
+			continue;
 		}
-		m->flags = found.flags;
+		gone[ngone++] = uids[i];
 	}
-	errno = EAGAIN;
-	return -1;
+	/* One fsync per shard (uids ascend, so shards do too). */
+	for (i = 0; i < ngone; i++) {
+		synced = i > 0 && gone[i] / 1000 == gone[i - 1] / 1000;
+		if (!synced && (mbox_shard_path(mb, gone[i], shard) == -1 ||
+		    fsio_fsync_dir(shard) == -1) && first == 0)
+			first = errno;
+	}
+	/* One pass over the index instead of a memmove per message. */
+	for (i = j = k = 0; i < mb->nmsgs; i++) {
+		if (k < ngone && mb->msgs[i].uid == gone[k]) {
+			store_quota_add(mb->quota, -(int64_t)mb->msgs[i].size,
+			    -1);
+			k++;
+			continue;
+		}
+		mb->msgs[j++] = mb->msgs[i];
+	}
+	mb->nmsgs = j;
+	if (ngone > 0 && gone[ngone - 1] >= mb->seen_next)
+		mb->seen_next = gone[ngone - 1] + 1;
+	for (i = 0; i < ngone; i++)
+		mbox_emit(mb, STORE_EV_EXPUNGE, gone[i], NULL);
+	free(gone);
+	errno = first;
+	return first != 0 ? -1 : 0;
 }

@@ -181,6 +181,15 @@ int	 store_mbox_set_flags(struct store_mbox *, uint32_t uid,
 int	 store_mbox_expunge(struct store_mbox *, uint32_t uid);
 
 /*
+ * Expunge many (IMAP EXPUNGE, MOVE): uids strictly ascending (EINVAL
+ * otherwise); uids not in the index are skipped. One fsync per shard and
+ * one pass over the index, then EXPUNGE for each in uid order. 0, or -1
+ * with the errno of the first failure (the others are still expunged).
+ */
+int	 store_mbox_expunge_uids(struct store_mbox *, const uint32_t *uids,
+	    size_t n);
+
+/*
  * The index of keyword in the mailbox's keyword list (ASCII
  * case-insensitive, RFC 3501 2.3.2), which is its bit in store_flags.kw.
  * When absent and create is true, add it (under the lock, after re-reading

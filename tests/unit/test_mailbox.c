@@ -745,6 +745,58 @@ test_crlf(void **state)
 	}
 }
 
+static void
+count_expunges(void *arg, const struct store_event *ev)
+{
+	uint32_t *last = arg;
+
+	assert_int_equal(ev->type, STORE_EV_EXPUNGE);
+	/* In uid order. */
+	assert_true(ev->uid > last[0]);
+	last[0] = ev->uid;
+	last[1]++;
+}
+
+static void
+test_expunge_many(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb, *other;
+	struct store_sub	*sub;
+	struct store_flags	 seen = { .sys = STORE_F_SEEN, .kw = 0 };
+	uint32_t		 uids[6], gone[4], bad[2] = { 3, 2 }, heard[2] = { 0, 0 };
+	char			 err[256];
+	int			 i;
+
+	mb = make_inbox(u);
+	for (i = 0; i < 6; i++)
+		uids[i] = append(mb, "m\r\n", 0, NULL);
+	/* Another process renames one of them first: it is still found. */
+	other = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(other);
+	assert_int_equal(store_mbox_set_flags(other, uids[2], &seen), 0);
+	store_mbox_close(&other);
+	sub = store_mbox_subscribe(mb, count_expunges, heard);
+	assert_int_equal(store_mbox_expunge_uids(mb, bad, 2), -1);
+	assert_int_equal(errno, EINVAL);
+	gone[0] = uids[0];
+	gone[1] = uids[2];
+	gone[2] = uids[4];
+	gone[3] = 99;		/* not there: skipped */
+	assert_int_equal(store_mbox_expunge_uids(mb, gone, 4), 0);
+	assert_int_equal(heard[1], 3);
+	assert_int_equal(store_mbox_count(mb), 3);
+	assert_int_equal(store_mbox_at(mb, 0)->uid, uids[1]);
+	assert_int_equal(store_mbox_at(mb, 1)->uid, uids[3]);
+	assert_int_equal(store_mbox_at(mb, 2)->uid, uids[5]);
+	assert_int_equal(count_files(u->mbox, "0000"), 3);
+	store_mbox_unsubscribe(mb, &sub);
+	/* What is on disk agrees. */
+	assert_int_equal(store_mbox_refresh(mb), 0);
+	assert_int_equal(store_mbox_count(mb), 3);
+	store_mbox_close(&mb);
+}
+
 int
 main(void)
 {
@@ -766,6 +818,7 @@ main(void)
 		T(test_clean_tmp),
 		T(test_shard_crossing),
 		T(test_append_fails_cleanly),
+		T(test_expunge_many),
 	};
 
 	return cmocka_run_group_tests_name("mailbox", tests, NULL, NULL);
