@@ -464,8 +464,13 @@ on_inotify(struct ev_loop *loop, ev_io *w, int revents)
 				    (ev->mask & IN_ISDIR)) {
 					snprintf(path, sizeof(path), "%s/%s",
 					    e->key, ev->name);
-					if (!watch_add(hub, e, path, shard))
+					if (!watch_add(hub, e, path, shard)) {
+						/* Out of watches: poll it all
+						 * (the refresh records). */
+						watches_drop_ent(hub, e);
 						e->polled = true;
+						e->all_dirty = true;
+					}
 				}
 				mark_shard(hub, e, shard);
 			}
