@@ -16,6 +16,8 @@ struct conf;
 struct users;
 struct tls_ctx;
 struct worker;
+struct store_hub;
+struct queue;
 
 struct rmail_env {
 	struct ev_loop	*loop;
@@ -23,6 +25,8 @@ struct rmail_env {
 	struct users	*users;		/* current user directory */
 	struct tls_ctx	*tls;		/* current server TLS context */
 	struct worker	*worker;	/* slow work off the loop */
+	struct store_hub *hub;		/* shared mailbox handles (store/hub.h) */
+	struct queue	*queue;		/* relay/queue.h */
 	bool		 stopping;	/* SIGTERM received */
 };
 

@@ -151,6 +151,23 @@ int	 store_mbox_append(struct store_mbox *, const void *data, size_t len,
 	    uint32_t *uid_r, char *err, size_t errlen);
 
 /*
+ * store_mbox_append() at most once per key: a token of 1..64 bytes of
+ * [0-9A-Za-z._-] not starting with '.' (EINVAL otherwise), such as a queue
+ * id and target number. When an earlier append with this key put a message
+ * that is still in the mailbox, nothing is written: *uid_r is that uid and
+ * *dup_r true. The key is recorded (mailboxes/NAME/.keys/KEY holding the
+ * uid) under the lock before the message appears, so a crash anywhere
+ * leaves either no message or a message the record points at.
+ * store_mbox_forget_key() drops the record once the caller has noted the
+ * delivery itself (0, also when there was none; -1 with errno).
+ */
+int	 store_mbox_append_once(struct store_mbox *, const char *key,
+	    const void *data, size_t len, time_t internaldate,
+	    const struct store_flags *flags, uint32_t *uid_r, bool *dup_r,
+	    char *err, size_t errlen);
+int	 store_mbox_forget_key(struct store_mbox *, const char *key);
+
+/*
  * Attach the user's quota record (store/quota.h; not owned, NULL for none):
  * append and copy then refuse with EDQUOT what would not fit, and every
  * change through this handle keeps q's usage current. Several handles of

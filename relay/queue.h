@@ -1,0 +1,85 @@
+/*
+ * queue: the durable queue between SMTP's 250 and delivery (DESIGN.md
+ * "The queue").
+ *
+ *	DATA/queue/
+ *	    msg/ID	the message as accepted (Received: already prepended),
+ *			CRLF, never changed after it is written
+ *	    env/ID.json	the envelope and per-target progress, replaced
+ *			atomically (fsio_write_atomic) on every change
+ *	    tmp/	files being written; emptied at start
+ *
+ * queue_submit() writes msg/ID and env/ID.json, fsyncs both and the
+ * folders, and only then returns: the caller's 250 names ID. Delivery then
+ * runs on the loop: each local target is appended to its user's INBOX
+ * through the hub (Return-Path and Delivered-To prepended), idempotently
+ * per (ID, target) (store_mbox_append_once()), so a crash between the
+ * append and the envelope update never stores a message twice. Remote
+ * targets wait for the relay (its own issue) and are listed by
+ * `rmail queue list`. A message leaves the queue when every target is done.
+ * Temporary failures (over quota, disk full, a store error) are retried
+ * with a growing delay; the envelope records the attempts and last error.
+ *
+ * Loop thread only.
+ */
+#ifndef RMAIL_RELAY_QUEUE_H
+#define RMAIL_RELAY_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "relay/route.h"
+
+struct rmail_env;
+struct queue;
+
+/* Queue ids: [0-9A-Za-z] only (they name files), unique per host. */
+#define QUEUE_ID_MAX	32
+
+/* What SMTP hands over with a message. */
+struct queue_envelope {
+	const char		*mail_from;	/* normalised; "" = null sender */
+	const struct route_list	*targets;	/* resolved, at least one */
+	const char		*client_ip;	/* for the log and `show` */
+	const char		*helo;
+	const char		*auth_user;	/* NULL unless submission */
+	bool			 smtputf8;
+};
+
+/*
+ * Open the queue in env->conf->data_dir/queue (created 0700 if missing),
+ * clean tmp/, and schedule every message found there for delivery (a
+ * restart resumes). env->hub must be set. NULL with err set on failure.
+ */
+struct queue	*queue_new(struct rmail_env *env, char *err, size_t errlen);
+void		 queue_free(struct queue **);
+
+/*
+ * Durably queue len bytes of data (the message as it will be stored,
+ * CRLF, Received: first) for envelope env. 0 and id_r set once everything
+ * is on disk; delivery is scheduled on the loop. -1 with errno and err:
+ * ENOSPC/EDQUOT (the filesystem's) map to 452 4.3.1, anything else to
+ * 451 4.3.0. Nothing is left behind on failure.
+ */
+int	 queue_submit(struct queue *, const struct queue_envelope *env,
+	    const char *data, size_t len, char id_r[QUEUE_ID_MAX],
+	    char *err, size_t errlen);
+
+/*
+ * Would a message of size bytes fit the quota of local user addr? For
+ * SMTP to answer 452 4.2.2 at RCPT (size 0: already full?) and at the end
+ * of DATA, before accepting. 0 when it fits (or the user has no quota),
+ * -1 with errno EDQUOT and err saying why.
+ */
+int	 queue_local_room(struct queue *, const char *addr, uint64_t size,
+	    char *err, size_t errlen);
+
+/* Retry every waiting message now (SIGUSR1, `rmail queue flush`). */
+void	 queue_kick(struct queue *);
+
+/* Messages in the queue (for the log at shutdown and tests). */
+size_t	 queue_count(const struct queue *);
+
+#endif
