@@ -20,6 +20,7 @@
 #include "core/worker.h"
 #include "imap/imap.h"
 #include "smtp/smtp.h"
+#include "store/hub.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -292,6 +293,8 @@ server_free(struct server *srv)
 		smtp_server_free(&srv->smtp[i]);
 	for (size_t i = 0; i < NELEM(srv->imap); i++)
 		imap_server_free(&srv->imap[i]);
+	/* After the sessions: they hold mailbox handles. */
+	store_hub_free(&srv->env.hub);
 	tls_ctx_free(&srv->env.tls);
 	users_free(&srv->env.users);
 	conf_free(&srv->env.conf);
@@ -342,6 +345,8 @@ cmd_serve(int argc, char **argv)
 		server_free(&srv);
 		return 1;
 	}
+	/* As the service user: the store is theirs. */
+	srv.env.hub = store_hub_new(srv.env.loop, 0);
 	ev_signal_init(&srv.sigterm, signal_cb, SIGTERM);
 	ev_signal_init(&srv.sigint, signal_cb, SIGINT);
 	ev_signal_init(&srv.sighup, signal_cb, SIGHUP);
