@@ -22,24 +22,41 @@
 #define ALIASES_MAX_FILE	(16u * 1024 * 1024)
 
 const struct conf_strv *
-aliases_lookup(const struct conf *conf, const char *address)
+aliases_lookup_exact(const struct conf *conf, const char *address)
 {
-	const char *at;
-
 	if (conf == NULL || address == NULL)
 		return NULL;
 	for (size_t i = 0; i < conf->naliases; i++)
 		if (ascii_casecmp(conf->aliases[i].from, address) == 0)
 			return &conf->aliases[i].to;
-	if ((at = strrchr(address, '@')) == NULL)
+	return NULL;
+}
+
+const struct conf_strv *
+aliases_lookup_catchall(const struct conf *conf, const char *domain)
+{
+	if (conf == NULL || domain == NULL)
 		return NULL;
 	for (size_t i = 0; i < conf->naliases; i++) {
 		const char *from = conf->aliases[i].from;
 
-		if (from[0] == '@' && ascii_casecmp(from + 1, at + 1) == 0)
+		if (from[0] == '@' && ascii_casecmp(from + 1, domain) == 0)
 			return &conf->aliases[i].to;
 	}
 	return NULL;
+}
+
+const struct conf_strv *
+aliases_lookup(const struct conf *conf, const char *address)
+{
+	const struct conf_strv	*to;
+	const char		*at;
+
+	if ((to = aliases_lookup_exact(conf, address)) != NULL)
+		return to;
+	if (address == NULL || (at = strrchr(address, '@')) == NULL)
+		return NULL;
+	return aliases_lookup_catchall(conf, at + 1);
 }
 
 /* The member of obj whose name equals name ignoring case, or NULL. */

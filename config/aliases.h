@@ -15,6 +15,11 @@ struct conf_strv;
 
 /* The targets for address, or NULL when no alias applies. */
 const struct conf_strv *aliases_lookup(const struct conf *, const char *address);
+/* Only an exact entry for address; only the catch-all "@domain". */
+const struct conf_strv *aliases_lookup_exact(const struct conf *,
+	    const char *address);
+const struct conf_strv *aliases_lookup_catchall(const struct conf *,
+	    const char *domain);
 
 /*
  * Edit the aliases of the config file at path, keeping every other key
