@@ -19,6 +19,7 @@
 #include "core/fsio.h"
 #include "core/util.h"
 #include "store/mailbox.h"
+#include "store/quota.h"
 #include "tests/unit/tmpdir.h"
 
 /* The per-test user directory: USER/{mailboxes,tmp}. */
@@ -797,6 +798,84 @@ test_expunge_many(void **state)
 	store_mbox_close(&mb);
 }
 
+static void
+test_append_once(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb;
+	struct store_quota	 q;
+	char			 err[256], *rec;
+	uint32_t		 uid1 = 0, uid = 0;
+	bool			 dup = true;
+
+	mb = make_inbox(u);
+	assert_int_equal(store_mbox_append_once(mb, "Q1.0", "a\r\n", 3, 0,
+	    NULL, &uid1, &dup, err, sizeof(err)), 0);
+	assert_false(dup);
+	assert_true(exists(u->mbox, ".keys/Q1.0"));
+	/* The retry after a crash: nothing new, the same uid. */
+	assert_int_equal(store_mbox_append_once(mb, "Q1.0", "a\r\n", 3, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), 0);
+	assert_true(dup);
+	assert_int_equal(uid, uid1);
+	assert_int_equal(store_mbox_count(mb), 1);
+	assert_int_equal(count_files(u->mbox, "0000"), 1);
+	assert_int_equal(count_files(u->dir, "tmp"), 0);
+	/* Even over quota the retry is answered (it takes no more room). */
+	memset(&q, 0, sizeof(q));
+	q.max_messages = 1;
+	store_mbox_set_quota(mb, &q);
+	assert_int_equal(store_mbox_append_once(mb, "Q1.0", "a\r\n", 3, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), 0);
+	assert_true(dup);
+	assert_int_equal(store_mbox_append_once(mb, "Q1.1", "a\r\n", 3, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), -1);
+	assert_int_equal(errno, EDQUOT);
+	store_mbox_set_quota(mb, NULL);
+	/* Another handle (rmail deliver's kind) sees the record too. */
+	{
+		struct store_mbox *other = store_mbox_open_append(u->dir,
+		    "INBOX", err, sizeof(err));
+
+		assert_non_null(other);
+		assert_int_equal(store_mbox_append_once(other, "Q1.0", "a\r\n",
+		    3, 0, NULL, &uid, &dup, err, sizeof(err)), 0);
+		assert_true(dup);
+		assert_int_equal(uid, uid1);
+		store_mbox_close(&other);
+	}
+	/* A record whose message never appeared (crash before the rename)
+	 * does not count. */
+	rec = xasprintf("%s/.keys/Q2.0", u->mbox);
+	write_file(rec, "999\n");
+	free(rec);
+	assert_int_equal(store_mbox_append_once(mb, "Q2.0", "b\r\n", 3, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), 0);
+	assert_false(dup);
+	assert_true(uid > uid1);
+	/* Forgotten: the key is free again. */
+	assert_int_equal(store_mbox_forget_key(mb, "Q1.0"), 0);
+	assert_false(exists(u->mbox, ".keys/Q1.0"));
+	assert_int_equal(store_mbox_forget_key(mb, "Q1.0"), 0);
+	assert_int_equal(store_mbox_append_once(mb, "Q1.0", "a\r\n", 3, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), 0);
+	assert_false(dup);
+	assert_int_equal(store_mbox_count(mb), 3);
+	/* Keys name files: nothing that could leave .keys/. */
+	assert_int_equal(store_mbox_append_once(mb, "../x", "a\r\n", 3, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(store_mbox_append_once(mb, ".x", "a\r\n", 3, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), -1);
+	assert_int_equal(store_mbox_append_once(mb, "", "a\r\n", 3, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), -1);
+	assert_int_equal(store_mbox_forget_key(mb, "a/b"), -1);
+	/* A rescan is not confused by the .keys folder. */
+	assert_int_equal(store_mbox_refresh(mb), 0);
+	assert_int_equal(store_mbox_count(mb), 3);
+	store_mbox_close(&mb);
+}
+
 int
 main(void)
 {
@@ -819,6 +898,7 @@ main(void)
 		T(test_shard_crossing),
 		T(test_append_fails_cleanly),
 		T(test_expunge_many),
+		T(test_append_once),
 	};
 
 	return cmocka_run_group_tests_name("mailbox", tests, NULL, NULL);
