@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="gcc make pkg-config libssl-dev libc-ares-dev libev-dev libjansson-dev
-libcmocka-dev python3 openssl ca-certificates procps iproute2"
+libcmocka-dev python3 openssl ca-certificates procps iproute2 swaks"
 
 missing=""
 for p in $PKGS; do
