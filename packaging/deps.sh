@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="gcc make pkg-config libssl-dev libc-ares-dev libev-dev libjansson-dev
-libcmocka-dev python3 openssl ca-certificates procps iproute2 swaks"
+libcmocka-dev python3 openssl ca-certificates procps iproute2 swaks
+libnet-ssleay-perl libio-socket-inet6-perl"
 
 missing=""
 for p in $PKGS; do
