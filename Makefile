@@ -90,6 +90,7 @@ bench: deps
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench.py
 	@d=$$(mktemp -d /tmp/rmail-bench-XXXXXX) && build/rel/bench/bench_store $$d; \
 	    rc=$$?; rm -rf $$d; exit $$rc
+	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_smtp.py
 
 clean:
 	rm -rf build rmail
