@@ -1,5 +1,13 @@
-/* smtp: SMTP sessions (foundation scaffold; see smtp.h). */
-#include "smtp/smtp.h"
+/*
+ * smtp: listener glue, session life cycle and the input pump.
+ *
+ * Input is taken from the conn as raw bytes into the session's own buffer
+ * (capped at the command line limit) and split into lines here, because a
+ * message body is read with different rules (no line cap, CRLF-only, exact
+ * BDAT byte counts) and the bytes after a message's end may already hold
+ * the next pipelined commands.
+ */
+#include "smtp/smtp_private.h"
 #include "config/env.h"
 #include "core/conn.h"
 #include "core/listener.h"
@@ -11,74 +19,151 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct smtp_server {
-	struct rmail_env	*env;
-	enum conf_service	 svc;
-	struct listen_service	 ls;
-	char			 busy_ip[160];
-	char			 busy_all[160];
-};
-
-struct smtp_session {
-	struct smtp_server	*srv;
-	struct conn		*conn;
-	unsigned		 errors;	/* bad commands; 421 past the limit */
-};
-
-#define SMTP_MAX_ERRORS	10
-
-static const char *
-hostname(const struct smtp_session *s)
+const char *
+smtp_hostname(const struct smtp_session *s)
 {
 	return s->srv->env->conf->hostname;
 }
 
-static void
-smtp_error(struct smtp_session *s)
+bool
+smtp_is_submission(const struct smtp_session *s)
 {
+	return s->srv->svc != CONF_SVC_SMTP;
+}
+
+void
+smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	conn_reply(s->conn, "%s", line);
+}
+
+void
+smtp_error(struct smtp_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	conn_reply(s->conn, "%s", line);
 	if (++s->errors < SMTP_MAX_ERRORS)
 		return;
-	conn_reply(s->conn, "421 4.7.0 %s Too many errors, closing connection", hostname(s));
+	log_info(s->srv->ls.name, conn_id(s->conn), conn_ip(s->conn),
+	    "event=too-many-errors");
+	conn_reply(s->conn, "421 4.7.0 %s Too many errors, closing connection",
+	    smtp_hostname(s));
 	conn_close(s->conn, CONN_CLOSE_FLUSH, "too many errors");
 }
 
-static void
-smtp_command(struct smtp_session *s, const char *line)
+void
+smtp_set_busy(struct smtp_session *s, bool busy)
 {
-	size_t vlen = strcspn(line, " ");
+	s->busy = busy;
+	conn_pause(s->conn, busy);
+}
 
-	if (vlen == 4 && ascii_ncasecmp(line, "NOOP", 4) == 0) {
-		conn_reply(s->conn, "250 2.0.0 OK");
-	} else if (vlen == 4 && ascii_ncasecmp(line, "QUIT", 4) == 0) {
-		conn_reply(s->conn, "221 2.0.0 %s closing connection", hostname(s));
-		conn_close(s->conn, CONN_CLOSE_FLUSH, "quit");
-	} else {
-		conn_reply(s->conn, "502 5.5.1 Command not implemented");
-		smtp_error(s);
+/*
+ * One command or SASL line from s->in. Returns true when it used input,
+ * false when a whole line is not buffered yet.
+ */
+static bool
+smtp_line(struct smtp_session *s)
+{
+	ssize_t n = s->in.len > 0 ? buf_find_lf(&s->in) : -1;
+	char *line;
+	size_t len;
+	bool crlf;
+
+	if (s->skipping) {
+		if (n == -1) {
+			buf_consume(&s->in, s->in.len);
+			return false;
+		}
+		buf_consume(&s->in, (size_t)n);
+		s->skipping = false;
+		return true;
 	}
+	if (n == -1) {
+		if (s->in.len < s->in.max)
+			return false;
+		buf_consume(&s->in, s->in.len);
+		s->skipping = true;
+		s->sasl = SMTP_SASL_NONE;
+		if (s->input == SMTP_IN_SASL)
+			s->input = SMTP_IN_CMD;
+		smtp_error(s, "500 5.5.2 Line too long");
+		return true;
+	}
+	/* Consumed first: the bytes stay in place until the next append. */
+	line = (char *)buf_head(&s->in);
+	buf_consume(&s->in, (size_t)n);
+	len = (size_t)n - 1;
+	crlf = len > 0 && line[len - 1] == '\r';
+	if (crlf)
+		len--;
+	line[len] = '\0';
+	if (!crlf || memchr(line, '\r', len) != NULL || strlen(line) != len) {
+		/* A bare LF or CR, or NUL: never guess where a command ends. */
+		if (s->input == SMTP_IN_SASL) {
+			s->input = SMTP_IN_CMD;
+			s->sasl = SMTP_SASL_NONE;
+		}
+		smtp_error(s, "500 5.5.2 Syntax error: command lines end with CRLF");
+		return true;
+	}
+	if (s->input == SMTP_IN_SASL)
+		smtp_sasl_line(s, line, len);
+	else
+		smtp_command(s, line);
+	return true;
+}
+
+void
+smtp_pump(struct smtp_session *s)
+{
+	struct conn *c = s->conn;
+	const uint8_t *p;
+	size_t n, used;
+
+	conn_ref(c);
+	while (!conn_is_closing(c) && !s->busy) {
+		if (s->input == SMTP_IN_DATA || s->input == SMTP_IN_BDAT) {
+			if (s->in.len > 0) {
+				used = smtp_data_input(s, buf_head(&s->in), s->in.len);
+				buf_consume(&s->in, used);
+				continue;
+			}
+			/* Straight from the conn; keep what follows the end. */
+			if ((n = conn_take(c, &p, SIZE_MAX)) == 0)
+				break;
+			used = smtp_data_input(s, p, n);
+			if (used < n && buf_append(&s->in, p + used, n - used) == -1) {
+				conn_close(c, CONN_CLOSE_ABORT, "input overflow");
+				break;
+			}
+			continue;
+		}
+		if (smtp_line(s))
+			continue;
+		if ((n = conn_take(c, &p, s->in.max - s->in.len)) == 0)
+			break;
+		buf_append(&s->in, p, n);
+	}
+	conn_unref(&c);
 }
 
 static void
 smtp_on_data(struct conn *c, void *ctx)
 {
-	struct smtp_session *s = ctx;
-	char *line;
-	size_t len;
-	bool crlf;
-
-	while (!conn_is_closing(c)) {
-		switch (conn_line(c, &line, &len, &crlf)) {
-		case CONN_LINE_MORE:
-			return;
-		case CONN_LINE_TOOLONG:
-			conn_reply(s->conn, "500 5.5.2 Line too long");
-			smtp_error(s);
-			break;
-		case CONN_LINE_OK:
-			smtp_command(s, line);
-			break;
-		}
-	}
+	(void)c;
+	smtp_pump(ctx);
 }
 
 static void
@@ -86,8 +171,31 @@ smtp_on_timeout(struct conn *c, void *ctx)
 {
 	struct smtp_session *s = ctx;
 
-	conn_reply(s->conn, "421 4.4.2 %s Timeout exceeded, closing connection", hostname(s));
+	conn_reply(s->conn, "421 4.4.2 %s Timeout exceeded, closing connection",
+	    smtp_hostname(s));
 	conn_close(c, CONN_CLOSE_FLUSH, "timeout");
+}
+
+static void
+smtp_on_tls_ready(struct conn *c, void *ctx)
+{
+	struct smtp_session *s = ctx;
+
+	(void)c;
+	/* RFC 3207 4.2: the client starts over with EHLO. */
+	smtp_session_reset(s);
+}
+
+static void
+smtp_on_hangup(struct conn *c, void *ctx)
+{
+	struct smtp_session *s = ctx;
+
+	(void)c;
+	if (s->state >= SMTP_ST_MAIL || s->input != SMTP_IN_CMD)
+		log_info(s->srv->ls.name, conn_id(s->conn), conn_ip(s->conn),
+		    "event=aborted reason=\"client closed during transaction\"");
+	smtp_auth_cancel(s);
 }
 
 static void
@@ -95,19 +203,27 @@ smtp_on_shutdown(struct conn *c, void *ctx)
 {
 	struct smtp_session *s = ctx;
 
-	conn_reply(s->conn, "421 4.3.2 %s Service shutting down", hostname(s));
+	smtp_auth_cancel(s);
+	conn_reply(s->conn, "421 4.3.2 %s Service shutting down", smtp_hostname(s));
 	conn_close(c, CONN_CLOSE_FLUSH, "shutdown");
 }
 
 static void
 smtp_on_free(void *ctx)
 {
-	free(ctx);
+	struct smtp_session *s = ctx;
+
+	smtp_session_reset(s);
+	buf_release(&s->in);
+	free(s->delay);
+	free(s);
 }
 
 static const struct conn_proto smtp_proto = {
 	.on_data = smtp_on_data,
 	.on_timeout = smtp_on_timeout,
+	.on_tls_ready = smtp_on_tls_ready,
+	.on_hangup = smtp_on_hangup,
 	.on_shutdown = smtp_on_shutdown,
 	.on_free = smtp_on_free,
 };
@@ -119,8 +235,9 @@ smtp_open(struct conn *c, void *arg)
 
 	s->srv = arg;
 	s->conn = c;
+	buf_init(&s->in, s->srv->env->conf->limits.smtp_line_bytes);
 	conn_set_proto(c, &smtp_proto, s);
-	conn_reply(s->conn, "220 %s ESMTP rmail", hostname(s));
+	conn_reply(s->conn, "220 %s ESMTP rmail", smtp_hostname(s));
 }
 
 static const char *
@@ -164,6 +281,8 @@ smtp_server_new(struct rmail_env *env, enum conf_service svc)
 void
 smtp_server_free(struct smtp_server **srvp)
 {
+	if (*srvp != NULL)
+		smtp_throttle_free(*srvp);
 	FREE_NULL(*srvp);
 }
 
