@@ -1,0 +1,171 @@
+"""SMTP submission: AUTH PLAIN/LOGIN (only over TLS), the same answer for
+an unknown user and a wrong password, sender and From: ownership, headers
+added on submission, relaying for authenticated users, throttling after
+failed AUTH."""
+
+import base64
+import concurrent.futures
+import time
+
+import harness
+from harness import SharedServerTest, ServerTest, ADMIN, ADMIN_PASSWORD, DOMAIN, HOSTNAME
+import smtp_util
+from smtp_util import greet, starttls, login, plain, ENHANCED
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+class Auth(SharedServerTest):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        smtp_util.add_user(cls.inst, "bob@" + DOMAIN, "bob-password")
+
+    def test_smtplib_login_starttls(self):
+        s = smtp_util.smtplib_client(self.inst, "submission")
+        s.starttls(context=self.inst.ssl_context())
+        code, _ = s.login(ADMIN, ADMIN_PASSWORD)
+        self.assertEqual(code, 235)
+        s.quit()
+
+    def test_smtplib_login_465(self):
+        s = smtp_util.smtplib_client(self.inst, "submissions")
+        code, _ = s.login(ADMIN, ADMIN_PASSWORD)
+        self.assertEqual(code, 235)
+        s.quit()
+
+    def test_plain_after_challenge(self):
+        c, _ = greet(self, self.inst, "submissions")
+        self.assertEqual(c.smtp_cmd("AUTH PLAIN"), ["334 "])
+        self.assertEqual(c.smtp_cmd(plain(ADMIN, ADMIN_PASSWORD)),
+                         ["235 2.7.0 Authentication successful"])
+        r = c.smtp_cmd("AUTH PLAIN " + plain(ADMIN, ADMIN_PASSWORD))
+        self.assertTrue(r[0].startswith("503 5.5.1"), r)
+
+    def test_login_mechanism(self):
+        c, _ = greet(self, self.inst, "submissions")
+        self.assertEqual(c.smtp_cmd("AUTH LOGIN"), ["334 VXNlcm5hbWU6"])
+        self.assertEqual(c.smtp_cmd(b64(ADMIN)), ["334 UGFzc3dvcmQ6"])
+        self.assertEqual(c.smtp_cmd(b64(ADMIN_PASSWORD)),
+                         ["235 2.7.0 Authentication successful"])
+        c2, _ = greet(self, self.inst, "submissions")
+        self.assertEqual(c2.smtp_cmd("AUTH LOGIN " + b64(ADMIN)), ["334 UGFzc3dvcmQ6"])
+        self.assertEqual(c2.smtp_cmd(b64(ADMIN_PASSWORD)),
+                         ["235 2.7.0 Authentication successful"])
+
+    def test_cancel_and_bad_base64(self):
+        c, _ = greet(self, self.inst, "submissions")
+        c.smtp_cmd("AUTH LOGIN")
+        r = c.smtp_cmd("*")
+        self.assertTrue(r[0].startswith("501 5.0.0"), r)
+        r = c.smtp_cmd("AUTH PLAIN !!!notbase64")
+        self.assertTrue(r[0].startswith("501 5.5.2"), r)
+        r = c.smtp_cmd("AUTH CRAM-MD5")
+        self.assertTrue(r[0].startswith("504 5.5.4"), r)
+        self.assertEqual(c.smtp_cmd("NOOP"), ["250 2.0.0 OK"])
+
+    def test_wrong_password_and_unknown_user_same_reply(self):
+        c, _ = greet(self, self.inst, "submissions")
+        r1 = c.smtp_cmd("AUTH PLAIN " + plain(ADMIN, "wrong"))
+        r2 = c.smtp_cmd("AUTH PLAIN " + plain("nobody@" + DOMAIN, "wrong"))
+        self.assertEqual(r1, ["535 5.7.8 Authentication credentials invalid"])
+        self.assertEqual(r1, r2)
+
+    def test_sender_must_be_owned(self):
+        c = login(self, self.inst)
+        r = c.smtp_cmd("MAIL FROM:<bob@%s>" % DOMAIN)
+        self.assertEqual(r, ["553 5.7.1 Sender address not owned by authenticated user"])
+        r = c.smtp_cmd("MAIL FROM:<someone@remote.test>")
+        self.assertTrue(r[0].startswith("553 5.7.1"), r)
+        self.assertEqual(c.smtp_cmd("MAIL FROM:<admin+tag@%s>" % DOMAIN),
+                         ["250 2.1.0 Sender OK"])
+
+    def submit(self, c, from_hdr, extra=b"", rcpt=None):
+        self.assertEqual(c.smtp_cmd("MAIL FROM:<%s>" % ADMIN), ["250 2.1.0 Sender OK"])
+        self.assertEqual(c.smtp_cmd("RCPT TO:<%s>" % (rcpt or ADMIN)),
+                         ["250 2.1.5 Recipient OK"])
+        self.assertTrue(c.smtp_cmd("DATA")[0].startswith("354"))
+        c.send(b"From: " + from_hdr + b"\r\n" + extra +
+               b"Subject: submit " + self.id().encode() + b"\r\n\r\nbody\r\n.\r\n")
+        r = c.smtp_reply()
+        if r[0].startswith("451 4.3.0 Queue unavailable"):
+            self.skipTest("queue not wired yet")
+        return r
+
+    def test_from_header_must_be_owned(self):
+        c = login(self, self.inst)
+        for hdr in (b"Bob <bob@" + DOMAIN.encode() + b">",
+                    b"admin@" + DOMAIN.encode() + b", bob@" + DOMAIN.encode(),
+                    b"undisclosed:;"):
+            with self.subTest(hdr=hdr):
+                r = self.submit(c, hdr)
+                self.assertTrue(r[0].startswith("553 5.7.1") or
+                                r[0].startswith("550 5.6.0"), r)
+        # Two From: fields, the second someone else's.
+        r = self.submit(c, ADMIN.encode(), extra=b"From: bob@" + DOMAIN.encode() + b"\r\n")
+        self.assertTrue(r[0].startswith("553 5.7.1"), r)
+
+    def test_added_headers_on_submission(self):
+        c = login(self, self.inst)
+        r = self.submit(c, b"Admin <" + ADMIN.encode() + b">")
+        self.assertRegex(r[0], r"^250 2\.0\.0 Ok: queued as ")
+        tag = ("submit " + self.id()).encode()
+        deadline = time.monotonic() + 10 * harness.SLOW
+        while True:
+            msgs = [m for m in map(smtp_util.read, smtp_util.inbox_files(self.inst))
+                    if tag in m]
+            if msgs or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(len(msgs), 1)
+        head = msgs[0].split(b"\r\nFrom: ")[0].decode()
+        self.assertIn("with ESMTPSA (TLSv1", head)
+        self.assertIn(" cipher ", head)
+        self.assertNotIn("admin", head.split("Received:")[1].split("for <")[0])
+        self.assertIn("\r\nDate: ", head)
+        self.assertRegex(head, r"\r\nMessage-ID: <[0-9a-f]+\.\d+@%s>" % HOSTNAME)
+
+    def test_relay_for_authenticated(self):
+        c = login(self, self.inst, service="submission")
+        self.assertEqual(c.smtp_cmd("MAIL FROM:<%s>" % ADMIN), ["250 2.1.0 Sender OK"])
+        self.assertEqual(c.smtp_cmd("RCPT TO:<friend@remote.test>"),
+                         ["250 2.1.5 Recipient OK"])
+
+
+class Throttle(ServerTest):
+
+    def fail_once(self):
+        c, _ = greet(self, self.inst, "submissions")
+        c.sendline("AUTH PLAIN " + plain(ADMIN, "wrong"))
+        return c
+
+    def test_delay_then_lockout(self):
+        # Five failures: answered at once.
+        for _ in range(5):
+            c = self.fail_once()
+            self.assertEqual(c.smtp_reply(), ["535 5.7.8 Authentication credentials invalid"])
+            c.close()
+        # The sixth attempt, even with the right password, waits >= 1 s.
+        c, _ = greet(self, self.inst, "submissions")
+        t0 = time.monotonic()
+        r = c.smtp_cmd("AUTH PLAIN " + plain(ADMIN, ADMIN_PASSWORD))
+        self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+        self.assertEqual(r, ["235 2.7.0 Authentication successful"])
+        # Five more failures in parallel (their answers are delayed; the
+        # failures are counted when the check ends).
+        since = self.inst.log_size()
+        pending = [self.fail_once() for _ in range(5)]
+        deadline = time.monotonic() + 20 * harness.SLOW
+        while self.inst.log_since(since).count("event=auth-failed") < 5:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        # Ten failures from this address: 421 and close, before any check.
+        c, _ = greet(self, self.inst, "submissions")
+        r = c.smtp_cmd("AUTH PLAIN " + plain(ADMIN, ADMIN_PASSWORD))
+        self.assertTrue(r[0].startswith("421 4.7.0"), r)
+        self.assertTrue(c.read_until_closed(timeout=5 * harness.SLOW)[1])
+        for p in pending:
+            p.close()
