@@ -1,9 +1,10 @@
 /*
- * smtp: the SMTP services (smtp 25, submission 587, submissions 465).
- *
- * Foundation scaffold: sessions greet, answer NOOP and QUIT, refuse other
- * commands with 502, enforce the line limit and timeouts, and say goodbye
- * on shutdown. The protocol proper replaces the command handling.
+ * smtp: the SMTP services (smtp 25, submission 587, submissions 465):
+ * RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES,
+ * CHUNKING, STARTTLS and (submission, over TLS only) AUTH PLAIN/LOGIN.
+ * Port 25 takes mail for our domains only; submission takes mail from
+ * authenticated users for anywhere. Accepted messages go to the durable
+ * queue (relay/queue.h) before the 250. See smtp_private.h for the files.
  */
 #ifndef RMAIL_SMTP_H
 #define RMAIL_SMTP_H

@@ -1,4 +1,4 @@
-"""SMTP scaffold: greeting, NOOP, QUIT, unknown commands, line limits, TLS."""
+"""SMTP basics: greeting, NOOP, QUIT, unknown commands, line limits, TLS."""
 
 import socket
 import ssl
