@@ -5,7 +5,10 @@ failed AUTH."""
 
 import base64
 import concurrent.futures
+import shutil
+import subprocess
 import time
+import unittest
 
 import harness
 from harness import SharedServerTest, ServerTest, ADMIN, ADMIN_PASSWORD, DOMAIN, HOSTNAME
@@ -169,3 +172,36 @@ class Throttle(ServerTest):
         self.assertTrue(c.read_until_closed(timeout=5 * harness.SLOW)[1])
         for p in pending:
             p.close()
+
+
+@unittest.skipUnless(shutil.which("swaks"), "swaks not installed")
+class Swaks(SharedServerTest):
+
+    def swaks(self, *args):
+        return subprocess.run(["swaks", "--server", "127.0.0.1"] + list(args),
+                              capture_output=True, text=True,
+                              timeout=60 * harness.SLOW)
+
+    def test_submission_starttls_auth(self):
+        r = self.swaks("--port", str(self.inst.ports["submission"]), "--tls",
+                       "--auth", "PLAIN", "--auth-user", ADMIN,
+                       "--auth-password", ADMIN_PASSWORD,
+                       "--from", ADMIN, "--to", ADMIN,
+                       "--header", "Subject: swaks " + self.id())
+        if "451 4.3.0 Queue unavailable" in r.stdout:
+            self.skipTest("queue not wired yet")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("250 2.0.0 Ok: queued as", r.stdout)
+
+    def test_mx_relay_denied(self):
+        r = self.swaks("--port", str(self.inst.ports["smtp"]),
+                       "--from", "a@remote.test", "--to", "b@elsewhere.test")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("554 5.7.1 Relay access denied", r.stdout)
+
+    def test_submissions_login(self):
+        r = self.swaks("--port", str(self.inst.ports["submissions"]), "--tlsc",
+                       "--auth", "LOGIN", "--auth-user", ADMIN,
+                       "--auth-password", ADMIN_PASSWORD, "--quit-after", "AUTH")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("235 2.7.0", r.stdout)
