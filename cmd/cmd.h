@@ -13,6 +13,7 @@ int	cmd_user(int argc, char **argv);
 int	cmd_alias(int argc, char **argv);
 int	cmd_deliver(int, char **);
 int	cmd_import(int, char **);
+int	cmd_queue(int, char **);
 
 /* Print the help of one command (or the overview when name is NULL) to
  * stdout. 0, or 2 when the command is unknown. */
@@ -27,5 +28,7 @@ void	cmd_usage_error(const char *command, const char *fmt, ...)
  * Returns 1 when a server was signalled, 0 otherwise.
  */
 int	cmd_notify_server(const char *data_dir);
+/* The same with any signal (SIGUSR1: retry the queue now). */
+int	cmd_signal_server(const char *data_dir, int sig);
 
 #endif

@@ -316,6 +316,12 @@ looks_like_rmail(pid_t pid)
 int
 cmd_notify_server(const char *data_dir)
 {
+	return cmd_signal_server(data_dir, SIGHUP);
+}
+
+int
+cmd_signal_server(const char *data_dir, int sig)
+{
 	char *path, *text, *end;
 	long pid;
 
@@ -334,5 +340,5 @@ cmd_notify_server(const char *data_dir)
 	free(text);
 	if (kill((pid_t)pid, 0) == -1 || !looks_like_rmail((pid_t)pid))
 		return 0;
-	return kill((pid_t)pid, SIGHUP) == 0;
+	return kill((pid_t)pid, sig) == 0;
 }

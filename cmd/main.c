@@ -41,6 +41,14 @@ static const struct command {
 	  "manage aliases",
 	  "FROM is an address or @domain (catch-all); TO an address. del without\n"
 	  "TO removes the whole alias. A running server picks changes up.\n" },
+	{ "queue", cmd_queue, "rmail queue list|show|delete|flush [-c PATH] [ID]",
+	  "inspect and manage the delivery queue",
+	  "list prints one line per queued message: id, age, size, sender and\n"
+	  "each recipient with its state. show ID prints the envelope (attempts,\n"
+	  "next try, last error per recipient) and the message's headers.\n"
+	  "delete ID removes a message for good. flush asks the running server\n"
+	  "to retry every waiting message now (SIGUSR1). Exit 0 on success, 1\n"
+	  "when the message does not exist or no server runs (flush).\n" },
 	{ "deliver", cmd_deliver, "rmail deliver [-c PATH] RECIPIENT < message",
 	  "deliver a message from stdin into a local mailbox (LDA)",
 	  "Appends the message to the INBOX of RECIPIENT, or of the local users\n"

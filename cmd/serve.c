@@ -19,6 +19,7 @@
 #include "core/util.h"
 #include "core/worker.h"
 #include "imap/imap.h"
+#include "relay/queue.h"
 #include "smtp/smtp.h"
 #include "store/hub.h"
 
@@ -40,6 +41,7 @@ struct server {
 	struct smtp_server	*smtp[3];	/* smtp, submission, submissions */
 	struct imap_server	*imap[2];	/* imap, imaps */
 	ev_signal		 sigterm, sigint, sighup;
+	ev_signal		 sigusr1;	/* rmail queue flush */
 	ev_timer		 grace;		/* shutdown deadline */
 	ev_timer		 drain;		/* polls for the last connection */
 	char			 pidfile[PATH_MAX];
@@ -184,6 +186,10 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	if (w->signum == SIGHUP)
 		reload(srv);
+	else if (w->signum == SIGUSR1) {
+		if (srv->env.queue != NULL)
+			queue_kick(srv->env.queue);
+	}
 	else
 		shutdown_begin(srv, w->signum);
 }
@@ -293,6 +299,12 @@ server_free(struct server *srv)
 		smtp_server_free(&srv->smtp[i]);
 	for (size_t i = 0; i < NELEM(srv->imap); i++)
 		imap_server_free(&srv->imap[i]);
+	/* After the sessions, which submit to it; before the hub, whose
+	 * handles its deliveries use. */
+	if (srv->env.queue != NULL)
+		log_info(NULL, 0, NULL, "event=queue-at-shutdown messages=%zu",
+		    queue_count(srv->env.queue));
+	queue_free(&srv->env.queue);
 	/* After the sessions: they hold mailbox handles. */
 	store_hub_free(&srv->env.hub);
 	tls_ctx_free(&srv->env.tls);
@@ -301,6 +313,7 @@ server_free(struct server *srv)
 	ev_signal_stop(loop, &srv->sigterm);
 	ev_signal_stop(loop, &srv->sigint);
 	ev_signal_stop(loop, &srv->sighup);
+	ev_signal_stop(loop, &srv->sigusr1);
 	ev_timer_stop(loop, &srv->grace);
 	ev_timer_stop(loop, &srv->drain);
 	ev_loop_destroy(loop);
@@ -347,13 +360,22 @@ cmd_serve(int argc, char **argv)
 	}
 	/* As the service user: the store is theirs. */
 	srv.env.hub = store_hub_new(srv.env.loop, 0);
+	/* Resumes what a previous run left queued. */
+	if ((srv.env.queue = queue_new(&srv.env, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "rmail: queue: %s\n", err);
+		server_free(&srv);
+		return 1;
+	}
 	ev_signal_init(&srv.sigterm, signal_cb, SIGTERM);
 	ev_signal_init(&srv.sigint, signal_cb, SIGINT);
 	ev_signal_init(&srv.sighup, signal_cb, SIGHUP);
+	ev_signal_init(&srv.sigusr1, signal_cb, SIGUSR1);
 	srv.sigterm.data = srv.sigint.data = srv.sighup.data = &srv;
+	srv.sigusr1.data = &srv;
 	ev_signal_start(srv.env.loop, &srv.sigterm);
 	ev_signal_start(srv.env.loop, &srv.sigint);
 	ev_signal_start(srv.env.loop, &srv.sighup);
+	ev_signal_start(srv.env.loop, &srv.sigusr1);
 	log_info(NULL, 0, NULL, "event=ready version=%s pid=%ld config=%s",
 	    RMAIL_VERSION, (long)getpid(), log_q(srv.env.conf->path));
 	ev_run(srv.env.loop, 0);

@@ -1,0 +1,276 @@
+"""The durable queue seen from outside: `rmail queue list|show|delete|flush`,
+delivery of queue files into INBOX on flush (SIGUSR1) and at start, and
+what a restart cleans up. SMTP does not submit yet, so messages are put
+into DATA/queue by hand, in the documented file format."""
+
+import json
+import os
+import signal
+import time
+import unittest
+
+from harness import Instance, ADMIN, DOMAIN, SLOW
+
+MSG = (b"Received: from client.test by localhost\r\n"
+       b"From: <sender@remote.test>\r\nSubject: hello queue\r\n\r\n"
+       b"body line\r\n")
+REMOTE = "carol@remote.test"
+
+
+class QueueFiles:
+    """Helpers over one Instance's DATA/queue and admin's INBOX."""
+
+    def qdir(self):
+        return os.path.join(self.inst.data_dir, "queue")
+
+    def put(self, qid, targets, data=MSG, sender="sender@remote.test",
+            received=None):
+        """Write msg/ID and env/ID.json as queue_submit would."""
+        for sub in ("msg", "env", "tmp"):
+            os.makedirs(os.path.join(self.qdir(), sub), exist_ok=True)
+        with open(os.path.join(self.qdir(), "msg", qid), "wb") as f:
+            f.write(data)
+        env = {"version": 1, "id": qid, "from": sender,
+               "received": int(received or time.time()),
+               "client_ip": "192.0.2.7", "helo": "client.test",
+               "auth_user": None, "smtputf8": False, "size": len(data),
+               "targets": [{"addr": a, "local": loc, "state": "pending",
+                            "attempts": 0, "next_try": 0,
+                            "last_error": None, "uid": None}
+                           for a, loc in targets]}
+        tmp = os.path.join(self.qdir(), "env", ".tmp.%s.json" % qid)
+        with open(tmp, "w") as f:
+            json.dump(env, f)
+        os.replace(tmp, os.path.join(self.qdir(), "env", qid + ".json"))
+
+    def env(self, qid):
+        with open(os.path.join(self.qdir(), "env", qid + ".json")) as f:
+            return json.load(f)
+
+    def queued(self, qid):
+        return os.path.exists(os.path.join(self.qdir(), "env",
+                                           qid + ".json"))
+
+    def inbox(self):
+        """Contents of admin's INBOX messages, in uid order."""
+        box = os.path.join(self.inst.data_dir, "mail", DOMAIN, "admin",
+                           "mailboxes", "INBOX")
+        out = []
+        if not os.path.isdir(box):
+            return out
+        for shard in sorted(os.listdir(box)):
+            sp = os.path.join(box, shard)
+            if not shard.isdigit() or not os.path.isdir(sp):
+                continue
+            for name in sorted(os.listdir(sp)):
+                if name.endswith(".eml"):
+                    with open(os.path.join(sp, name), "rb") as f:
+                        out.append(f.read())
+        return out
+
+    def wait_inbox(self, n, timeout=5.0):
+        deadline = time.monotonic() + timeout * SLOW
+        while time.monotonic() < deadline:
+            msgs = self.inbox()
+            if len(msgs) >= n:
+                return msgs
+            time.sleep(0.05)
+        return self.inbox()
+
+    def wait_gone(self, qid, timeout=5.0):
+        deadline = time.monotonic() + timeout * SLOW
+        while time.monotonic() < deadline and self.queued(qid):
+            time.sleep(0.05)
+        return not self.queued(qid)
+
+    def stored(self, rcpt=ADMIN, sender="sender@remote.test", data=MSG):
+        return (("Return-Path: <%s>\r\nDelivered-To: %s\r\n"
+                 % (sender, rcpt)).encode() + data)
+
+
+class QueueServer(QueueFiles, unittest.TestCase):
+
+    def setUp(self):
+        self.inst = Instance()
+        self.addCleanup(self.inst.cleanup)
+        self.inst.start()
+
+    def tearDown(self):
+        self.inst.close_clients()
+        self.inst.stop()
+
+    def test_flush_delivers_and_cli(self):
+        qid = "0Test0000000001"
+        self.put(qid, [(ADMIN, True), (REMOTE, False)])
+        # Not known to the server until a flush (or a restart).
+        r = self.inst.cli("queue", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 1, r.stdout)
+        self.assertTrue(lines[0].startswith(qid + "  "), lines[0])
+        self.assertIn("<sender@remote.test>", lines[0])
+        self.assertIn(" %s:pending" % ADMIN, lines[0])
+        self.assertIn(" %s:pending(remote)" % REMOTE, lines[0])
+        self.assertIn("  %d  " % len(MSG), lines[0])
+
+        off = self.inst.log_size()
+        r = self.inst.cli("queue", "flush")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("retry", r.stdout)
+        msgs = self.wait_inbox(1)
+        self.assertEqual(msgs, [self.stored()])
+        line = self.inst.wait_log(
+            lambda l: "event=delivered" in l and qid in l, since=off)
+        self.assertIsNotNone(line, self.inst.log())
+        self.assertIn("to=%s" % ADMIN, line)
+        self.assertIn("uid=1", line)
+
+        # The remote target keeps it queued; the local one is done.
+        env = self.env(qid)
+        self.assertEqual(env["targets"][0]["state"], "done")
+        self.assertEqual(env["targets"][0]["uid"], 1)
+        self.assertEqual(env["targets"][1]["state"], "pending")
+        r = self.inst.cli("queue", "list")
+        self.assertIn(" %s:done" % ADMIN, r.stdout)
+        self.assertIn(" %s:pending(remote)" % REMOTE, r.stdout)
+
+        r = self.inst.cli("queue", "show", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("id: %s\n" % qid, r.stdout)
+        self.assertIn("from: <sender@remote.test>\n", r.stdout)
+        self.assertIn("client_ip: 192.0.2.7\n", r.stdout)
+        self.assertIn("target: %s local done attempts=0 uid=1" % ADMIN,
+                      r.stdout)
+        self.assertIn("target: %s remote pending" % REMOTE, r.stdout)
+        self.assertIn("Subject: hello queue\n", r.stdout)
+        self.assertNotIn("body line", r.stdout)
+
+        # A second flush delivers nothing twice.
+        self.inst.cli("queue", "flush")
+        time.sleep(0.3 * SLOW)
+        self.assertEqual(len(self.inbox()), 1)
+
+        r = self.inst.cli("queue", "delete", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(self.queued(qid))
+        self.assertFalse(os.path.exists(os.path.join(self.qdir(), "msg",
+                                                     qid)))
+        r = self.inst.cli("queue", "list")
+        self.assertEqual((r.returncode, r.stdout), (0, ""))
+
+        r = self.inst.cli("queue", "delete", qid)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such message", r.stderr)
+        r = self.inst.cli("queue", "show", qid)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such message", r.stderr)
+        # The server copes with the deletion on its next pass.
+        r = self.inst.cli("queue", "flush")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(self.inst.running())
+
+    def test_local_only_leaves_queue(self):
+        qid = "0Test0000000002"
+        self.put(qid, [(ADMIN, True)], sender="")
+        self.inst.signal(signal.SIGUSR1)
+        self.assertEqual(self.wait_inbox(1),
+                         [self.stored(sender="")])
+        self.assertTrue(self.wait_gone(qid))
+        self.assertFalse(os.path.exists(os.path.join(self.qdir(), "msg",
+                                                     qid)))
+
+    def test_unknown_user_fails_permanently(self):
+        qid = "0Test0000000003"
+        off = self.inst.log_size()
+        self.put(qid, [("nobody@" + DOMAIN, True), (ADMIN, True)])
+        self.inst.cli("queue", "flush")
+        self.assertEqual(len(self.wait_inbox(1)), 1)
+        self.assertTrue(self.wait_gone(qid))
+        self.assertIsNotNone(self.inst.wait_log(
+            lambda l: "event=failed" in l and "nobody@" in l, since=off))
+
+    def test_bad_ids_and_usage(self):
+        for bad in ("../x", "a.json", "a/b", "x" * 40):
+            r = self.inst.cli("queue", "show", bad)
+            self.assertEqual(r.returncode, 2, (bad, r.stderr))
+            self.assertIn("not a queue ID", r.stderr)
+            r = self.inst.cli("queue", "delete", bad)
+            self.assertEqual(r.returncode, 2, (bad, r.stderr))
+        for args in (("queue",), ("queue", "frob"), ("queue", "show"),
+                     ("queue", "list", "extra")):
+            r = self.inst.cli(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn("usage: rmail queue", r.stderr)
+        r = self.inst.run_bin("queue", "list", "-c",
+                              os.path.join(self.inst.dir, "missing.json"))
+        self.assertEqual(r.returncode, 2)
+        r = self.inst.run_bin("help", "queue")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("flush", r.stdout)
+
+    def test_unreadable_envelope_listed(self):
+        os.makedirs(os.path.join(self.qdir(), "env"), exist_ok=True)
+        with open(os.path.join(self.qdir(), "msg", "0Broken"), "wb") as f:
+            f.write(MSG)
+        with open(os.path.join(self.qdir(), "env", "0Broken.json"), "w") as f:
+            f.write("{not json")
+        r = self.inst.cli("queue", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("0Broken", r.stdout)
+        self.assertIn("unreadable envelope", r.stdout)
+        r = self.inst.cli("queue", "show", "0Broken")
+        self.assertEqual(r.returncode, 1)
+        # The server logs it and keeps running.
+        off = self.inst.log_size()
+        self.inst.cli("queue", "flush")
+        self.assertIsNotNone(self.inst.wait_log(
+            lambda l: "event=bad-envelope" in l, since=off))
+        self.assertTrue(self.inst.running())
+
+
+class QueueRestart(QueueFiles, unittest.TestCase):
+
+    def setUp(self):
+        self.inst = Instance()
+        self.addCleanup(self.inst.cleanup)
+
+    def test_start_resumes_and_cleans(self):
+        qid = "0Test0000000010"
+        self.put(qid, [(ADMIN, True)])
+        # Crash litter: a message with no envelope (mid-submit), a tmp file.
+        with open(os.path.join(self.qdir(), "msg", "0Orphan"), "wb") as f:
+            f.write(MSG)
+        with open(os.path.join(self.qdir(), "tmp", "0Partial"), "wb") as f:
+            f.write(b"half")
+        self.inst.start()
+        try:
+            self.assertEqual(self.wait_inbox(1), [self.stored()])
+            self.assertTrue(self.wait_gone(qid))
+            self.assertFalse(os.path.exists(
+                os.path.join(self.qdir(), "msg", "0Orphan")))
+            self.assertEqual(os.listdir(os.path.join(self.qdir(), "tmp")), [])
+            self.assertIn("event=orphan-message id=0Orphan", self.inst.log())
+        finally:
+            self.inst.stop()
+        self.assertIn("event=queue-at-shutdown messages=0", self.inst.log())
+
+    def test_pending_remote_counted_at_shutdown(self):
+        self.put("0Test0000000011", [(REMOTE, False)])
+        self.inst.start()
+        self.inst.stop()
+        log = self.inst.log()
+        self.assertIn("event=started messages=1", log)
+        self.assertIn("event=queue-at-shutdown messages=1", log)
+        self.assertTrue(self.queued("0Test0000000011"))
+
+    def test_flush_without_server(self):
+        r = self.inst.cli("queue", "flush")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no running server", r.stderr)
+        # list works without a server, and on a queue never created.
+        r = self.inst.cli("queue", "list")
+        self.assertEqual((r.returncode, r.stdout), (0, ""), r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
