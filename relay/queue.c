@@ -166,32 +166,36 @@ retry_delay(unsigned attempts)
 /* --- removing a message ----------------------------------------------- */
 
 /*
- * Envelope first, then the message: a crash in between leaves an orphan
- * message, which the next start removes; never an envelope whose
- * deliveries could be attempted again without the bytes.
+ * Envelope first, made durable, then the message: a crash in between
+ * leaves an orphan message, which the next start removes; never an
+ * envelope whose deliveries could be attempted again without the bytes.
+ * 0 once the envelope is durably gone (a message file that will not go
+ * is only logged), -1 with errno when the envelope is still there.
  */
 static int
 remove_files(const char *qdir, const char *id)
 {
 	char	*env = queue_env_path(qdir, id), *msg = queue_msg_path(qdir, id);
-	char	*d;
-	int	 rv = 0;
+	char	*d = xasprintf("%s/" QUEUE_ENVDIR, qdir);
+	int	 rv = -1;
 
-	if (unlink(env) == -1 && errno != ENOENT)
-		rv = -1;
-	if (rv == 0) {
-		d = xasprintf("%s/" QUEUE_ENVDIR, qdir);
-		(void)fsio_fsync_dir(d);
-		free(d);
-		if (unlink(msg) == -1 && errno != ENOENT)
-			rv = -1;
-		d = xasprintf("%s/" QUEUE_MSGDIR, qdir);
-		(void)fsio_fsync_dir(d);
-		free(d);
+	if (unlink(env) == -1 && errno != ENOENT) {
+		log_error("queue", 0, NULL, "event=io-error op=unlink path=%s "
+		    "err=%s", log_q(env), log_q(strerror(errno)));
+		goto out;
 	}
-	if (rv == -1)
-		log_error("queue", 0, NULL, "event=io-error op=unlink id=%s "
-		    "err=%s", id, log_q(strerror(errno)));
+	/* Durable before the store's once-keys may go (see attempt()). */
+	if (fsio_fsync_dir(d) == -1) {
+		log_error("queue", 0, NULL, "event=io-error op=fsync path=%s "
+		    "err=%s", log_q(d), log_q(strerror(errno)));
+		goto out;
+	}
+	if (unlink(msg) == -1 && errno != ENOENT)
+		log_warn("queue", 0, NULL, "event=io-error op=unlink path=%s "
+		    "err=%s", log_q(msg), log_q(strerror(errno)));
+	rv = 0;
+out:
+	free(d);
 	free(env);
 	free(msg);
 	return rv;
@@ -233,16 +237,25 @@ log_result(const struct queue_msgenv *e, const struct queue_target *t,
 /*
  * Attempt every due local target of message ent. Returns true when the
  * message left the queue (or was found gone) and ent must be dropped.
+ *
+ * Order, for "never twice" (DESIGN.md "The queue"): each append records
+ * its once-key in the store; the envelope then records every result of
+ * the pass in one atomic rewrite (or, when nothing is left to do, is
+ * removed durably); only then are the keys dropped. A crash anywhere
+ * before that finds either the target done or the key that makes the
+ * next append a no-op.
  */
 static bool
 attempt(struct queue *q, struct qent *ent)
 {
-	struct queue_msgenv	 e;
-	char			*mpath, *msg = NULL, err[1024];
-	size_t			 len;
-	time_t			 now = time(NULL);
-	double			 next = INFINITY;
-	bool			 open = false;
+	struct queue_msgenv	  e;
+	struct store_mbox	**mbs = NULL;
+	signed char		 *res = NULL;	/* per target: -1 not tried */
+	char			 *mpath, *msg = NULL, err[1024];
+	size_t			  len, ntried = 0;
+	time_t			  now = time(NULL);
+	double			  next = INFINITY;
+	bool			  open = false, gone = false, saved = false;
 
 	if (queue_msgenv_load(q->dir, ent->id, &e, err, sizeof(err)) == -1) {
 		if (errno == ENOENT) {
@@ -258,35 +271,38 @@ attempt(struct queue *q, struct qent *ent)
 	mpath = queue_msg_path(q->dir, ent->id);
 	msg = fsio_read_file(mpath, SIZE_MAX, &len);
 	if (msg == NULL) {
-		int saved = errno;
+		int serr = errno;
 
 		log_error("queue", 0, NULL, "event=io-error op=read path=%s "
-		    "err=%s", log_q(mpath), log_q(strerror(saved)));
+		    "err=%s", log_q(mpath), log_q(strerror(serr)));
 		free(mpath);
-		if (saved == ENOENT) {
+		queue_msgenv_clear(&e);
+		if (serr == ENOENT) {
 			/* Nothing left to deliver: the envelope is an orphan. */
 			(void)remove_files(q->dir, ent->id);
-			queue_msgenv_clear(&e);
 			return true;
 		}
 		ent->due = (double)now + QUEUE_RETRY_MIN;
-		queue_msgenv_clear(&e);
 		return false;
 	}
 	free(mpath);
 
+	mbs = xcalloc(e.n, sizeof(*mbs));
+	res = xmalloc(e.n);
+	memset(res, -1, e.n);
 	for (size_t i = 0; i < e.n && !q->env->stopping; i++) {
 		struct queue_target *t = &e.t[i];
 		enum queue_local_res r;
-		struct store_mbox *mb = NULL;
 		uint32_t uid = 0;
 
 		if (!t->local || t->state != QUEUE_T_PENDING)
 			continue;
 		if (!ent->forced && t->next_try > now)
 			continue;
-		r = queue_local_deliver(q->env, &e, i, msg, len, &mb, &uid,
+		r = queue_local_deliver(q->env, &e, i, msg, len, &mbs[i], &uid,
 		    err, sizeof(err));
+		res[i] = (signed char)r;
+		ntried++;
 		switch (r) {
 		case QUEUE_LOCAL_OK:
 			t->state = QUEUE_T_DONE;
@@ -304,22 +320,8 @@ attempt(struct queue *q, struct qent *ent)
 			set_error(t, err);
 			break;
 		}
-		/*
-		 * Progress is recorded before the store's key is dropped: a
-		 * crash in between finds the target done, or the key that
-		 * makes the next append a no-op.
-		 */
-		if (queue_msgenv_save(q->dir, &e) == -1) {
-			log_error("queue", 0, NULL, "event=io-error op=write "
-			    "id=%s err=%s", e.id, log_q(strerror(errno)));
-			log_result(&e, t, r, now);
-			queue_local_done(q->env, &e, i, &mb, false);
-			ent->due = (double)now + QUEUE_RETRY_MIN;
-			goto out;
-		}
-		log_result(&e, t, r, now);
-		queue_local_done(q->env, &e, i, &mb, true);
 	}
+	ent->forced = false;
 
 	for (size_t i = 0; i < e.n; i++) {
 		const struct queue_target *t = &e.t[i];
@@ -330,21 +332,34 @@ attempt(struct queue *q, struct qent *ent)
 		if (t->local && (double)t->next_try < next)
 			next = (double)t->next_try;
 	}
-	if (!open) {
-		if (remove_files(q->dir, e.id) == 0) {
-			log_info("queue", 0, NULL, "event=removed id=%s", e.id);
-			free(msg);
-			queue_msgenv_clear(&e);
-			return true;
+	/* Finished: removing the envelope records every result at once. */
+	if (!open && remove_files(q->dir, e.id) == 0)
+		gone = saved = true;
+	else if (ntried > 0) {
+		if (queue_msgenv_save(q->dir, &e) == 0)
+			saved = true;
+		else {
+			log_error("queue", 0, NULL, "event=io-error op=write "
+			    "id=%s err=%s", e.id, log_q(strerror(errno)));
+			next = (double)now + QUEUE_RETRY_MIN;
 		}
-		next = (double)now + QUEUE_RETRY_MIN;
+	} else if (!open)
+		next = (double)now + QUEUE_RETRY_MIN;	/* remove failed */
+	for (size_t i = 0; i < e.n; i++) {
+		if (res[i] == -1)
+			continue;
+		log_result(&e, &e.t[i], (enum queue_local_res)res[i], now);
+		/* A key outliving a failed envelope write keeps us honest. */
+		queue_local_done(q->env, &e, i, &mbs[i], saved);
 	}
+	if (gone)
+		log_info("queue", 0, NULL, "event=removed id=%s", e.id);
 	ent->due = next;
-out:
-	ent->forced = false;
+	free(res);
+	free(mbs);
 	free(msg);
 	queue_msgenv_clear(&e);
-	return false;
+	return gone;
 }
 
 static void

@@ -35,7 +35,12 @@
 struct rmail_env;
 struct queue;
 
-/* Queue ids: [0-9A-Za-z] only (they name files), unique per host. */
+/*
+ * Queue ids: [0-9A-Za-z] only (they name files), at most QUEUE_ID_MAX - 1
+ * characters, unique per host and sorting in time order (17 characters:
+ * microseconds, a counter, the pid). The file format and the id check
+ * for ids from outside are in relay/queue_env.h.
+ */
 #define QUEUE_ID_MAX	32
 
 /* What SMTP hands over with a message. */
@@ -61,7 +66,10 @@ void		 queue_free(struct queue **);
  * CRLF, Received: first) for envelope env. 0 and id_r set once everything
  * is on disk; delivery is scheduled on the loop. -1 with errno and err:
  * ENOSPC/EDQUOT (the filesystem's) map to 452 4.3.1, anything else to
- * 451 4.3.0. Nothing is left behind on failure.
+ * 451 4.3.0; EINVAL (and 451 4.3.0 or 501) for an envelope that could
+ * not be written back (no targets, control characters or invalid UTF-8
+ * in an address). Nothing is left behind on failure. The HELO text,
+ * client_ip and auth_user are copied with control and 8-bit bytes made '?'.
  */
 int	 queue_submit(struct queue *, const struct queue_envelope *env,
 	    const char *data, size_t len, char id_r[QUEUE_ID_MAX],
@@ -71,15 +79,22 @@ int	 queue_submit(struct queue *, const struct queue_envelope *env,
  * Would a message of size bytes fit the quota of local user addr? For
  * SMTP to answer 452 4.2.2 at RCPT (size 0: already full?) and at the end
  * of DATA, before accepting. 0 when it fits (or the user has no quota),
- * -1 with errno EDQUOT and err saying why.
+ * -1 with errno EDQUOT and err saying why. addr is a local target's
+ * address (route_resolve()); an unknown user, or usage that cannot be
+ * counted, gives 0: delivery decides then (a retry, never a loss).
  */
 int	 queue_local_room(struct queue *, const char *addr, uint64_t size,
 	    char *err, size_t errlen);
 
-/* Retry every waiting message now (SIGUSR1, `rmail queue flush`). */
+/*
+ * Retry every waiting message now, ignoring the targets' next_try
+ * (SIGUSR1, `rmail queue flush`). Also picks up envelopes written into
+ * DATA/queue/env by hand since the start.
+ */
 void	 queue_kick(struct queue *);
 
-/* Messages in the queue (for the log at shutdown and tests). */
+/* Messages in the queue, including those waiting only for the relay
+ * (for the log at shutdown and tests). */
 size_t	 queue_count(const struct queue *);
 
 #endif

@@ -295,6 +295,14 @@ test_all_done_removed(void **state)
 	assert_int_equal(queue_count(f->env.queue), 0);
 	assert_int_equal(inbox_count(f, "alice", NULL, NULL), 2);
 	assert_int_equal(inbox_count(f, "bob", NULL, NULL), 1);
+	/* The envelope went first, then the store's once-keys. */
+	for (size_t i = 0; i < 2; i++) {
+		char *k = xasprintf("%s/data/mail/" DOMAIN "/%s/mailboxes/INBOX/"
+		    ".keys/%s.%zu", f->dir, i == 0 ? "alice" : "bob", id, i);
+
+		assert_false(exists(k));
+		free(k);
+	}
 }
 
 static void
@@ -381,6 +389,11 @@ test_crash_no_duplicate(void **state)
 	assert_false(dup);
 	store_mbox_close(&mb);
 	free(data);
+	free(dir);
+	/* Where the store keeps it (what the other tests see vanish). */
+	dir = xasprintf("%s/data/mail/" DOMAIN "/alice/mailboxes/INBOX/.keys/%s",
+	    f->dir, key);
+	assert_true(exists(dir));
 	free(dir);
 
 	spin(f);
