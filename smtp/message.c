@@ -171,13 +171,6 @@ received(const struct smtp_session *s, time_t now, char *out, size_t len)
 	    smtp_hostname(s), proto, tls, rcpt, date);
 }
 
-/*
- * Until relay/queue.c is committed the queue may not be linked in: the
- * session then answers as it does when env->queue is not set.
- */
-#pragma weak queue_submit
-#pragma weak queue_local_room
-
 static void
 refuse(struct smtp_session *s, const char *why, const char *reply)
 {
@@ -213,7 +206,7 @@ smtp_message_end(struct smtp_session *s, bool bare)
 		refuse(s, "too-big", "552 5.3.4 Message size exceeds fixed maximum message size");
 		return;
 	}
-	if (env->queue == NULL || queue_submit == NULL) {
+	if (env->queue == NULL) {
 		refuse(s, "no-queue", "451 4.3.0 Queue unavailable, try again later");
 		return;
 	}

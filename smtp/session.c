@@ -19,9 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* See message.c: the queue may not be linked in yet. */
-#pragma weak queue_local_room
-
 #define ST(s)	(1u << SMTP_ST_##s)
 #define ST_ANY	(ST(GREET) | ST(HELO) | ST(MAIL) | ST(RCPT) | ST(CHUNK))
 
@@ -211,6 +208,37 @@ has_8bit(const char *p)
 	return false;
 }
 
+/* RFC 3629 UTF-8: no overlongs, surrogates or code points past U+10FFFF. */
+static bool
+utf8_valid(const char *str)
+{
+	const unsigned char *p = (const unsigned char *)str;
+
+	while (*p != '\0') {
+		unsigned c = *p++, n, cp, min;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1; cp = c & 0x1f; min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2; cp = c & 0x0f; min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3; cp = c & 0x07; min = 0x10000;
+		} else {
+			return false;
+		}
+		for (; n > 0; n--, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (*p & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
 /* Next "KEY[=VALUE]" of space-separated params; NULL at the end. */
 static char *
 next_param(char **pp, char **val_r)
@@ -277,8 +305,8 @@ cmd_mail(struct smtp_session *s, char *args)
 			return;
 		}
 	}
-	if (has_8bit(path) && !utf8) {
-		smtp_error(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8");
+	if (has_8bit(path) && (!utf8 || !utf8_valid(path))) {
+		smtp_error(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8 and UTF-8");
 		return;
 	}
 	if (*path == '\0') {
@@ -343,8 +371,8 @@ cmd_rcpt(struct smtp_session *s, char *args)
 		smtp_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
-	if (has_8bit(path) && !s->smtputf8) {
-		smtp_error(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8");
+	if (has_8bit(path) && (!s->smtputf8 || !utf8_valid(path))) {
+		smtp_error(s, "553 5.6.7 Non-ASCII address requires SMTPUTF8 and UTF-8");
 		return;
 	}
 	/* RFC 5321 4.5.1: "Postmaster" without a domain must be accepted. */

@@ -224,3 +224,17 @@ class ErrorLimit(ServerTest):
         self.assertTrue(r[0].startswith("421 4.7.0"), r)
         _, closed = c.read_until_closed(timeout=5 * harness.SLOW)
         self.assertTrue(closed)
+
+
+class Utf8(SharedServerTest):
+
+    def test_non_ascii_addresses(self):
+        c, _ = greet(self, self.inst, "smtp")
+        r = c.smtp_cmd("MAIL FROM:<jos\u00e9@remote.test>")
+        self.assertTrue(r[0].startswith("553 5.6.7"), r)
+        c.send(b"MAIL FROM:<jos\xe9@remote.test> SMTPUTF8\r\n")   # Latin-1
+        self.assertTrue(c.smtp_reply()[0].startswith("553 5.6.7"))
+        r = c.smtp_cmd("MAIL FROM:<jos\u00e9@remote.test> SMTPUTF8")
+        self.assertEqual(r, ["250 2.1.0 Sender OK"])
+        c.send(b"RCPT TO:<\xc0\xafadmin@" + DOMAIN.encode() + b">\r\n")  # overlong
+        self.assertTrue(c.smtp_reply()[0].startswith("553 5.6.7"))
