@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -506,6 +507,66 @@ test_submit_refuses_bad_envelope(void **state)
 	assert_int_equal(queue_count(f->env.queue), 0);
 }
 
+/* Count the entries of a queue folder (dot-files included). */
+static size_t
+dir_entries(struct fix *f, const char *sub)
+{
+	char		*p = xasprintf("%s/%s", f->qdir, sub);
+	struct dirent	*de;
+	DIR		*d = opendir(p);
+	size_t		 n = 0;
+
+	free(p);
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* A write that fails midway (here: a folder gone) leaves nothing. */
+static void
+test_submit_failure_leaves_nothing(void **state)
+{
+	struct fix		*f = *state;
+	struct route_target	 t = { ALICE, true };
+	struct route_list	 rl = { &t, 1 };
+	struct queue_envelope	 qe = { .mail_from = SENDER, .targets = &rl };
+	char			 id[QUEUE_ID_MAX], err[512], *p;
+
+	/* The envelope cannot be written: the message goes again. */
+	p = xasprintf("%s/env", f->qdir);
+	assert_int_equal(rmdir(p), 0);
+	assert_int_equal(queue_submit(f->env.queue, &qe, MSG, strlen(MSG), id,
+	    err, sizeof(err)), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(err, "write-envelope"));
+	assert_int_equal(dir_entries(f, "msg"), 0);
+	assert_int_equal(dir_entries(f, "tmp"), 0);
+	assert_int_equal(mkdir(p, 0700), 0);
+	free(p);
+
+	/* The message cannot be renamed into msg/. */
+	p = xasprintf("%s/msg", f->qdir);
+	assert_int_equal(rmdir(p), 0);
+	assert_int_equal(queue_submit(f->env.queue, &qe, MSG, strlen(MSG), id,
+	    err, sizeof(err)), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(dir_entries(f, "env"), 0);
+	assert_int_equal(dir_entries(f, "tmp"), 0);
+	assert_int_equal(mkdir(p, 0700), 0);
+	free(p);
+
+	assert_int_equal(queue_count(f->env.queue), 0);
+	/* And the queue works again once the folders are back. */
+	assert_int_equal(queue_submit(f->env.queue, &qe, MSG, strlen(MSG), id,
+	    err, sizeof(err)), 0);
+	spin(f);
+	assert_int_equal(inbox_count(f, "alice", NULL, NULL), 1);
+}
+
 static void
 test_id_valid(void **state)
 {
@@ -629,6 +690,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_vanished_user_fails, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_submit_refuses_bad_envelope,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submit_failure_leaves_nothing,
 		    setup, teardown),
 	};
 
