@@ -255,7 +255,7 @@ attempt(struct queue *q, struct qent *ent)
 	size_t			  len, ntried = 0;
 	time_t			  now = time(NULL);
 	double			  next = INFINITY;
-	bool			  open = false, gone = false, saved = false;
+	bool			  waiting = false, gone = false, saved = false;
 
 	if (queue_msgenv_load(q->dir, ent->id, &e, err, sizeof(err)) == -1) {
 		if (errno == ENOENT) {
@@ -328,12 +328,12 @@ attempt(struct queue *q, struct qent *ent)
 
 		if (t->state != QUEUE_T_PENDING)
 			continue;
-		open = true;
+		waiting = true;
 		if (t->local && (double)t->next_try < next)
 			next = (double)t->next_try;
 	}
 	/* Finished: removing the envelope records every result at once. */
-	if (!open && remove_files(q->dir, e.id) == 0)
+	if (!waiting && remove_files(q->dir, e.id) == 0)
 		gone = saved = true;
 	else if (ntried > 0) {
 		if (queue_msgenv_save(q->dir, &e) == 0)
@@ -343,7 +343,7 @@ attempt(struct queue *q, struct qent *ent)
 			    "id=%s err=%s", e.id, log_q(strerror(errno)));
 			next = (double)now + QUEUE_RETRY_MIN;
 		}
-	} else if (!open)
+	} else if (!waiting)
 		next = (double)now + QUEUE_RETRY_MIN;	/* remove failed */
 	for (size_t i = 0; i < e.n; i++) {
 		if (res[i] == -1)
