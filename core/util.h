@@ -8,6 +8,8 @@ void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
+/* Exactly n bytes of s (which need not be NUL-terminated, and must hold
+ * n bytes: unlike strndup(3) it does not stop at a NUL) plus a NUL. */
 char	*xstrndup(const char *, size_t);
 /* printf into a fresh allocation. */
 char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
