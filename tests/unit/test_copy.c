@@ -91,26 +91,6 @@ exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-/* Entries (but dot-files) in dir/sub. */
-static size_t
-count_files(const char *dir, const char *sub)
-{
-	struct dirent	*de;
-	DIR		*d;
-	char		*p = xasprintf("%s/%s", dir, sub);
-	size_t		 n = 0;
-
-	d = opendir(p);
-	free(p);
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static struct store_mbox *
 make_mbox(struct udir *u, const char *name)
 {
@@ -257,7 +237,7 @@ test_copy_basic(void **state)
 	assert_int_equal(store_mbox_count(dst), 4);
 	assert_int_equal(store_mbox_uidnext(dst), 5);
 	assert_int_equal(store_mbox_uidnext(src), 4);
-	assert_int_equal(count_files(u->dir, "tmp"), 0);
+	assert_int_equal(tmp_count_files(u->dir, "tmp"), 0);
 
 	/* Another handle (or process) finds the copies on disk. */
 	again = store_mbox_open(u->dir, "Archive", err, sizeof(err));
@@ -391,7 +371,7 @@ test_move_events(void **state)
 	assert_int_equal(store_mbox_count(src), 1);
 	assert_int_equal(store_mbox_at(src, 0)->uid, 2);
 	assert_false(exists(path));
-	assert_int_equal(count_files(u->dir, "mailboxes/INBOX/0000"), 1);
+	assert_int_equal(tmp_count_files(u->dir, "mailboxes/INBOX/0000"), 1);
 	assert_int_equal(store_mbox_count(dst), 2);
 	for (i = 0; i < 2; i++) {
 		assert_body(dst, out[i], texts[uids[i] - 1]);
@@ -445,7 +425,7 @@ test_copy_quota(void **state)
 	assert_int_equal(out[1], 0);
 	assert_int_equal(store_mbox_count(dst), 0);
 	assert_int_equal(store_mbox_uidnext(dst), 1);
-	assert_int_equal(count_files(u->dir, "mailboxes/Archive/0000"), 0);
+	assert_int_equal(tmp_count_files(u->dir, "mailboxes/Archive/0000"), 0);
 	assert_int_equal(q.messages, 3);
 	bytes = q.bytes;
 
@@ -553,7 +533,7 @@ test_copy_rollback(void **state)
 	assert_int_equal(out[0], 0);
 	assert_int_equal(out[2], 0);
 	assert_int_equal(store_mbox_count(dst), 1);
-	assert_int_equal(count_files(u->dir, "mailboxes/Archive/0000"), 1);
+	assert_int_equal(tmp_count_files(u->dir, "mailboxes/Archive/0000"), 1);
 	assert_int_equal(l.n, 0);
 	assert_int_equal(q.messages, 4);
 	stat_msg(src, 1, &st);
@@ -571,8 +551,8 @@ test_copy_rollback(void **state)
 	assert_int_equal(do_copy(src, dst, uids, 3, true, out), -1);
 	link_fail(0, 0);
 	assert_int_equal(store_mbox_count(src), 3);
-	assert_int_equal(count_files(u->dir, "mailboxes/INBOX/0000"), 3);
-	assert_int_equal(count_files(u->dir, "mailboxes/Archive/0000"), 1);
+	assert_int_equal(tmp_count_files(u->dir, "mailboxes/INBOX/0000"), 3);
+	assert_int_equal(tmp_count_files(u->dir, "mailboxes/Archive/0000"), 1);
 
 	/* And the next copy works, after the gaps. */
 	assert_int_equal(do_copy(src, dst, uids, 3, false, out), 0);
@@ -616,7 +596,7 @@ test_copy_fallback(void **state)
 			assert_int_equal(st.st_nlink, 1);
 		}
 	}
-	assert_int_equal(count_files(u->dir, "tmp"), 0);
+	assert_int_equal(tmp_count_files(u->dir, "tmp"), 0);
 	store_mbox_close(&dst);
 	store_mbox_close(&src);
 }
@@ -653,7 +633,7 @@ test_copy_chase(void **state)
 	assert_int_equal(store_mbox_uidnext(dst), 4);
 	/* src learnt that 2 is gone, and moved 1 and 3. */
 	assert_int_equal(store_mbox_count(src), 0);
-	assert_int_equal(count_files(u->dir, "mailboxes/INBOX/0000"), 0);
+	assert_int_equal(tmp_count_files(u->dir, "mailboxes/INBOX/0000"), 0);
 	assert_int_equal(l.n, 3);
 	assert_int_equal(l.uid[0], 2);
 	assert_int_equal(l.uid[1], 1);

@@ -75,26 +75,6 @@ exists(const char *dir, const char *name)
 	return r == 0;
 }
 
-/* Regular files in dir/sub (a shard). */
-static size_t
-count_files(const char *dir, const char *sub)
-{
-	struct dirent	*de;
-	DIR		*d;
-	char		*p = xasprintf("%s/%s", dir, sub);
-	size_t		 n = 0;
-
-	d = opendir(p);
-	free(p);
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 static struct store_mbox *
 make_inbox(struct udir *u)
 {
@@ -221,7 +201,7 @@ test_append_reopen(void **state)
 			assert_true(m->internaldate >= before);
 		assert_int_equal(st.st_mode & 0777, 0600);
 	}
-	assert_int_equal(count_files(u->dir, "tmp"), 0);
+	assert_int_equal(tmp_count_files(u->dir, "tmp"), 0);
 	errno = 0;
 	assert_int_equal(store_mbox_path(mb, 9, path, sizeof(path)), -1);
 	assert_int_equal(errno, ENOENT);
@@ -264,7 +244,7 @@ test_append_flags_and_set(void **state)
 	assert_int_equal(store_mbox_set_flags(mb, 1, &fl), 0);
 	assert_int_equal(store_mbox_set_flags(mb, 1, &none), 0);
 	assert_true(exists(u->mbox, "0000/00000001_.eml"));
-	assert_int_equal(count_files(u->mbox, "0000"), 1);
+	assert_int_equal(tmp_count_files(u->mbox, "0000"), 1);
 	errno = 0;
 	assert_int_equal(store_mbox_set_flags(mb, 7, &fl), -1);
 	assert_int_equal(errno, ENOENT);
@@ -298,14 +278,14 @@ test_set_flags_chase(void **state)
 	assert_true(exists(u->mbox, "0000/00000001_F.eml"));
 	assert_false(exists(u->mbox, "0000/00000001_S.eml"));
 	assert_false(exists(u->mbox, "0000/00000001_.eml"));
-	assert_int_equal(count_files(u->mbox, "0000"), 2);
+	assert_int_equal(tmp_count_files(u->mbox, "0000"), 2);
 	assert_int_equal(store_mbox_find(a, 1)->flags.sys, STORE_F_FLAGGED);
 
 	/* b renamed to what a wants: the chase ends with nothing to do. */
 	assert_int_equal(store_mbox_set_flags(b, 2, &seen), 0);
 	assert_int_equal(store_mbox_set_flags(a, 2, &seen), 0);
 	assert_true(exists(u->mbox, "0000/00000002_S.eml"));
-	assert_int_equal(count_files(u->mbox, "0000"), 2);
+	assert_int_equal(tmp_count_files(u->mbox, "0000"), 2);
 	store_mbox_close(&b);
 	store_mbox_close(&a);
 }
@@ -345,7 +325,7 @@ test_gone_elsewhere(void **state)
 	/* Expunge chases a rename too. */
 	assert_int_equal(store_mbox_set_flags(b, 3, &seen), 0);
 	assert_int_equal(store_mbox_expunge(a, 3), 0);
-	assert_int_equal(count_files(u->mbox, "0000"), 0);
+	assert_int_equal(tmp_count_files(u->mbox, "0000"), 0);
 	assert_int_equal(store_mbox_count(a), 0);
 	store_mbox_close(&b);
 	store_mbox_close(&a);
@@ -534,7 +514,7 @@ test_fork_concurrent(void **state)
 	for (k = 0; k < store_mbox_count(mb); k++)
 		assert_int_equal(store_mbox_at(mb, k)->uid, k + 1);
 	assert_int_equal(store_mbox_uidnext(mb), 2 * FORK_N + 1);
-	assert_int_equal(count_files(u->mbox, "0000"), 2 * FORK_N);
+	assert_int_equal(tmp_count_files(u->mbox, "0000"), 2 * FORK_N);
 	store_mbox_close(&mb);
 }
 
@@ -646,7 +626,7 @@ test_clean_tmp(void **state)
 	write_file(p, "x");
 	free(p);
 	assert_int_equal(store_user_clean_tmp(u->dir), 0);
-	assert_int_equal(count_files(u->dir, "tmp"), 0);
+	assert_int_equal(tmp_count_files(u->dir, "tmp"), 0);
 	assert_true(exists(u->dir, "tmp"));
 	assert_false(exists(u->dir, "tmp/.hidden"));
 	/* No tmp/ at all is not an error. */
@@ -716,7 +696,7 @@ test_append_fails_cleanly(void **state)
 	assert_true(strlen(err) > 0);
 	assert_int_equal(uid, 42);
 	assert_int_equal(store_mbox_count(mb), 0);
-	assert_int_equal(count_files(u->dir, "tmp"), 0);
+	assert_int_equal(tmp_count_files(u->dir, "tmp"), 0);
 	assert_false(exists(u->mbox, "4294967"));
 	store_mbox_close(&mb);
 }
@@ -790,7 +770,7 @@ test_expunge_many(void **state)
 	assert_int_equal(store_mbox_at(mb, 0)->uid, uids[1]);
 	assert_int_equal(store_mbox_at(mb, 1)->uid, uids[3]);
 	assert_int_equal(store_mbox_at(mb, 2)->uid, uids[5]);
-	assert_int_equal(count_files(u->mbox, "0000"), 3);
+	assert_int_equal(tmp_count_files(u->mbox, "0000"), 3);
 	store_mbox_unsubscribe(mb, &sub);
 	/* What is on disk agrees. */
 	assert_int_equal(store_mbox_refresh(mb), 0);
@@ -819,8 +799,8 @@ test_append_once(void **state)
 	assert_true(dup);
 	assert_int_equal(uid, uid1);
 	assert_int_equal(store_mbox_count(mb), 1);
-	assert_int_equal(count_files(u->mbox, "0000"), 1);
-	assert_int_equal(count_files(u->dir, "tmp"), 0);
+	assert_int_equal(tmp_count_files(u->mbox, "0000"), 1);
+	assert_int_equal(tmp_count_files(u->dir, "tmp"), 0);
 	/* Even over quota the retry is answered (it takes no more room). */
 	memset(&q, 0, sizeof(q));
 	q.max_messages = 1;

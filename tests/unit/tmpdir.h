@@ -73,6 +73,27 @@ tmp_rm_rf(const char *path)
 	(void)rmdir(path);
 }
 
+/* Entries other than dot-files in dir/sub (a shard, tmp/): 0 when the
+ * folder is missing. */
+static inline size_t
+tmp_count_files(const char *dir, const char *sub)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		*p = xasprintf("%s/%s", dir, sub);
+	size_t		 n = 0;
+
+	d = opendir(p);
+	free(p);
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
 /* A fresh user folder: dir (64 bytes) = mkdtemp, with tmp/ and mailboxes/.
  * 0, or -1 (nothing left behind). */
 static inline int
