@@ -20,6 +20,7 @@
 #include "store/copy.h"
 #include "store/mailbox.h"
 #include "store/quota.h"
+#include "tests/unit/storetest.h"
 #include "tests/unit/tmpdir.h"
 
 /*
@@ -94,26 +95,7 @@ exists(const char *path)
 static struct store_mbox *
 make_mbox(struct udir *u, const char *name)
 {
-	struct store_mbox	*mb;
-	char			 err[256];
-
-	assert_int_equal(store_mbox_create(u->dir, name, NULL, err,
-	    sizeof(err)), 0);
-	mb = store_mbox_open(u->dir, name, err, sizeof(err));
-	assert_non_null(mb);
-	return mb;
-}
-
-static uint32_t
-append(struct store_mbox *mb, const char *text, time_t when,
-    const struct store_flags *fl)
-{
-	char		 err[256];
-	uint32_t	 uid = 0;
-
-	assert_int_equal(store_mbox_append(mb, text, strlen(text), when, fl,
-	    &uid, err, sizeof(err)), 0);
-	return uid;
+	return st_make_mbox(u->dir, name);
 }
 
 static void
@@ -195,7 +177,7 @@ make_src(struct udir *u)
 	};
 
 	for (size_t i = 0; i < 3; i++)
-		assert_int_equal(append(mb, texts[i], dates[i], &fl[i]), i + 1);
+		assert_int_equal(st_append(mb, texts[i], dates[i], &fl[i]), i + 1);
 	return mb;
 }
 
@@ -213,7 +195,7 @@ test_copy_basic(void **state)
 
 	src = make_src(u);
 	dst = make_mbox(u, "Archive");
-	assert_int_equal(append(dst, "old\r\n", 0, NULL), 1);
+	assert_int_equal(st_append(dst, "old\r\n", 0, NULL), 1);
 
 	assert_int_equal(do_copy(src, dst, uids, 3, false, out), 0);
 	for (i = 0; i < 3; i++) {
@@ -248,7 +230,7 @@ test_copy_basic(void **state)
 		assert_memory_equal(store_mbox_at(again, i),
 		    store_mbox_at(dst, i), sizeof(struct store_msg));
 	/* And allocates after the block. */
-	assert_int_equal(append(again, "next\r\n", 0, NULL), 5);
+	assert_int_equal(st_append(again, "next\r\n", 0, NULL), 5);
 	store_mbox_close(&again);
 	store_mbox_close(&dst);
 	store_mbox_close(&src);
@@ -274,9 +256,9 @@ test_copy_keywords(void **state)
 	assert_int_equal(store_mbox_keyword(dst, "other", true), 1);
 
 	fl.kw = 1u << 1 | 1u << 2;	/* work, home */
-	append(src, "a\r\n", 0, &fl);
+	st_append(src, "a\r\n", 0, &fl);
 	fl.kw = 1u << 0;		/* $Junk */
-	append(src, "b\r\n", 0, &fl);
+	st_append(src, "b\r\n", 0, &fl);
 
 	assert_int_equal(do_copy(src, dst, uids, 2, false, out), 0);
 	/* home is dst's 0 (matched without case); work is new: 2. */
@@ -298,7 +280,7 @@ test_copy_keywords(void **state)
 	}
 	assert_int_equal(store_mbox_keyword(src, "late", true), 3);
 	fl.kw = 1u << 3 | 1u << 1;	/* late, work */
-	assert_int_equal(append(src, "c\r\n", 0, &fl), 3);
+	assert_int_equal(st_append(src, "c\r\n", 0, &fl), 3);
 	assert_int_equal(do_copy(src, dst, (const uint32_t []){ 3 }, 1, false,
 	    out), 0);
 	assert_int_equal(store_mbox_find(dst, out[0])->flags.kw, 1u << 2);
@@ -521,7 +503,7 @@ test_copy_rollback(void **state)
 	src = make_src(u);
 	dst = make_mbox(u, "Archive");
 	store_mbox_set_quota(dst, &q);
-	assert_int_equal(append(dst, "old\r\n", 0, NULL), 1);
+	assert_int_equal(st_append(dst, "old\r\n", 0, NULL), 1);
 	s = store_mbox_subscribe(dst, record, &l);
 
 	/* RFC 3501 6.4.7: the third link fails, so none may stay. */
@@ -663,7 +645,7 @@ test_copy_catch_up(void **state)
 	assert_non_null(other);
 	s = store_mbox_subscribe(dst, record, &l);
 	/* Another handle (rmail deliver, say) appends behind dst's back. */
-	assert_int_equal(append(other, "theirs\r\n", 0, NULL), 1);
+	assert_int_equal(st_append(other, "theirs\r\n", 0, NULL), 1);
 
 	assert_int_equal(do_copy(src, dst, uids, 2, false, out), 0);
 	assert_int_equal(out[0], 2);
@@ -687,8 +669,8 @@ test_copy_catch_up(void **state)
 	assert_body(dst, 1, "theirs\r\n");
 	assert_body(dst, 3, texts[1]);
 	/* And the next append on either handle goes after the block. */
-	assert_int_equal(append(other, "more\r\n", 0, NULL), 4);
-	assert_int_equal(append(dst, "more\r\n", 0, NULL), 5);
+	assert_int_equal(st_append(other, "more\r\n", 0, NULL), 4);
+	assert_int_equal(st_append(dst, "more\r\n", 0, NULL), 5);
 	store_mbox_unsubscribe(dst, &s);
 	store_mbox_close(&other);
 	store_mbox_close(&dst);

@@ -23,6 +23,7 @@
 #include "store/hub.h"
 #include "store/mailbox.h"
 #include "store/quota.h"
+#include "tests/unit/storetest.h"
 #include "tests/unit/tmpdir.h"
 
 /* What a subscriber heard. */
@@ -128,13 +129,9 @@ wait_events(struct fix *f, size_t n, double secs)
 static uint32_t
 append(struct store_mbox *mb, const char *text, uint8_t sys)
 {
-	struct store_flags	 fl = { .sys = sys, .kw = 0 };
-	char			 err[256];
-	uint32_t		 uid = 0;
+	struct store_flags fl = { .sys = sys, .kw = 0 };
 
-	assert_int_equal(store_mbox_append(mb, text, strlen(text), 0, &fl,
-	    &uid, err, sizeof(err)), 0);
-	return uid;
+	return st_append(mb, text, 0, &fl);
 }
 
 static void

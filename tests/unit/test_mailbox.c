@@ -20,6 +20,7 @@
 #include "core/util.h"
 #include "store/mailbox.h"
 #include "store/quota.h"
+#include "tests/unit/storetest.h"
 #include "tests/unit/tmpdir.h"
 
 /* The per-test user directory: USER/{mailboxes,tmp}. */
@@ -78,26 +79,7 @@ exists(const char *dir, const char *name)
 static struct store_mbox *
 make_inbox(struct udir *u)
 {
-	struct store_mbox	*mb;
-	char			 err[256];
-
-	assert_int_equal(store_mbox_create(u->dir, "INBOX", NULL, err,
-	    sizeof(err)), 0);
-	mb = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
-	assert_non_null(mb);
-	return mb;
-}
-
-static uint32_t
-append(struct store_mbox *mb, const char *text, time_t when,
-    const struct store_flags *fl)
-{
-	char		 err[256];
-	uint32_t	 uid = 0;
-
-	assert_int_equal(store_mbox_append(mb, text, strlen(text), when, fl,
-	    &uid, err, sizeof(err)), 0);
-	return uid;
+	return st_make_mbox(u->dir, "INBOX");
 }
 
 static void
@@ -174,7 +156,7 @@ test_append_reopen(void **state)
 
 	mb = make_inbox(u);
 	for (i = 0; i < 3; i++)
-		assert_int_equal(append(mb, texts[i], when[i], NULL), i + 1);
+		assert_int_equal(st_append(mb, texts[i], when[i], NULL), i + 1);
 	assert_int_equal(store_mbox_count(mb), 3);
 	assert_int_equal(store_mbox_uidnext(mb), 4);
 	assert_true(exists(u->mbox, "0000/00000001_.eml"));
@@ -229,7 +211,7 @@ test_append_flags_and_set(void **state)
 	char			 err[256];
 
 	mb = make_inbox(u);
-	assert_int_equal(append(mb, "x\r\n", 0, &fl), 1);
+	assert_int_equal(st_append(mb, "x\r\n", 0, &fl), 1);
 	assert_true(exists(u->mbox, "0000/00000001_FSa.eml"));
 	assert_int_equal(store_mbox_find(mb, 1)->flags.sys, fl.sys);
 	assert_int_equal(store_mbox_find(mb, 1)->flags.kw, 1);
@@ -268,8 +250,8 @@ test_set_flags_chase(void **state)
 	char			 err[256];
 
 	a = make_inbox(u);
-	append(a, "1\r\n", 0, NULL);
-	append(a, "2\r\n", 0, NULL);
+	st_append(a, "1\r\n", 0, NULL);
+	st_append(a, "2\r\n", 0, NULL);
 	b = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
 	assert_non_null(b);
 	assert_int_equal(store_mbox_set_flags(b, 1, &seen), 0);
@@ -299,9 +281,9 @@ test_gone_elsewhere(void **state)
 	char			 err[256];
 
 	a = make_inbox(u);
-	append(a, "1\r\n", 0, NULL);
-	append(a, "2\r\n", 0, NULL);
-	append(a, "3\r\n", 0, NULL);
+	st_append(a, "1\r\n", 0, NULL);
+	st_append(a, "2\r\n", 0, NULL);
+	st_append(a, "3\r\n", 0, NULL);
 	b = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
 	assert_non_null(b);
 
@@ -338,9 +320,9 @@ test_expunge(void **state)
 	struct store_mbox	*mb;
 
 	mb = make_inbox(u);
-	append(mb, "1\r\n", 0, NULL);
-	append(mb, "2\r\n", 0, NULL);
-	append(mb, "3\r\n", 0, NULL);
+	st_append(mb, "1\r\n", 0, NULL);
+	st_append(mb, "2\r\n", 0, NULL);
+	st_append(mb, "3\r\n", 0, NULL);
 	assert_int_equal(store_mbox_expunge(mb, 2), 0);
 	assert_false(exists(u->mbox, "0000/00000002_.eml"));
 	assert_int_equal(store_mbox_count(mb), 2);
@@ -348,7 +330,7 @@ test_expunge(void **state)
 	assert_int_equal(store_mbox_at(mb, 1)->uid, 3);
 	assert_null(store_mbox_find(mb, 2));
 	/* UIDs are never reused (RFC 3501 2.3.1.1). */
-	assert_int_equal(append(mb, "4\r\n", 0, NULL), 4);
+	assert_int_equal(st_append(mb, "4\r\n", 0, NULL), 4);
 	store_mbox_close(&mb);
 }
 
@@ -361,9 +343,9 @@ test_status_rebuilt(void **state)
 	uint32_t		 uv;
 
 	mb = make_inbox(u);
-	append(mb, "1\r\n", 0, NULL);
-	append(mb, "2\r\n", 0, NULL);
-	append(mb, "3\r\n", 0, NULL);
+	st_append(mb, "1\r\n", 0, NULL);
+	st_append(mb, "2\r\n", 0, NULL);
+	st_append(mb, "3\r\n", 0, NULL);
 	assert_true(store_mbox_keyword(mb, "$Junk", true) == 0);
 	uv = store_mbox_uidvalidity(mb);
 	store_mbox_close(&mb);
@@ -391,7 +373,7 @@ test_status_rebuilt(void **state)
 	assert_non_null(again);
 	assert_true(store_mbox_rebuilt(again));
 	assert_int_equal(store_mbox_uidnext(again), 4);
-	assert_int_equal(append(again, "4\r\n", 0, NULL), 4);
+	assert_int_equal(st_append(again, "4\r\n", 0, NULL), 4);
 	store_mbox_close(&again);
 	free(status);
 }
@@ -404,9 +386,9 @@ test_uidnext_raised(void **state)
 	char			 err[256], *status, *text;
 
 	mb = make_inbox(u);
-	append(mb, "1\r\n", 0, NULL);
-	append(mb, "2\r\n", 0, NULL);
-	append(mb, "3\r\n", 0, NULL);
+	st_append(mb, "1\r\n", 0, NULL);
+	st_append(mb, "2\r\n", 0, NULL);
+	st_append(mb, "3\r\n", 0, NULL);
 	status = xasprintf("%s/status.json", u->mbox);
 	text = xasprintf("{\"version\": 1, \"uidvalidity\": %u, "
 	    "\"uidnext\": 2, \"keywords\": [], \"subscribed\": false, "
@@ -415,7 +397,7 @@ test_uidnext_raised(void **state)
 	free(text);
 
 	/* mb's own floor wins over the stale file. */
-	assert_int_equal(append(mb, "4\r\n", 0, NULL), 4);
+	assert_int_equal(st_append(mb, "4\r\n", 0, NULL), 4);
 	write_file(status, "{\"version\": 1, \"uidvalidity\": 7, "
 	    "\"uidnext\": 2, \"keywords\": []}");
 	again = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
@@ -445,11 +427,11 @@ test_two_handles(void **state)
 	a = make_inbox(u);
 	b = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
 	assert_non_null(b);
-	ua = append(a, "from a\r\n", 0, NULL);
-	ub = append(b, "from b\r\n", 0, NULL);
+	ua = st_append(a, "from a\r\n", 0, NULL);
+	ub = st_append(b, "from b\r\n", 0, NULL);
 	assert_int_equal(ua, 1);
 	assert_int_equal(ub, 2);
-	assert_int_equal(append(a, "a again\r\n", 0, NULL), 3);
+	assert_int_equal(st_append(a, "a again\r\n", 0, NULL), 3);
 	assert_true(exists(u->mbox, "0000/00000001_.eml"));
 	assert_true(exists(u->mbox, "0000/00000002_.eml"));
 	assert_true(exists(u->mbox, "0000/00000003_.eml"));
@@ -504,7 +486,7 @@ test_fork_concurrent(void **state)
 	if (pid == 0)
 		_exit(child_appends(u->dir));
 	for (i = 0; i < FORK_N; i++)
-		append(mb, "parent\r\n", 0, NULL);
+		st_append(mb, "parent\r\n", 0, NULL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -586,7 +568,7 @@ test_junk_ignored(void **state)
 	};
 
 	mb = make_inbox(u);
-	append(mb, "1\r\n", 0, NULL);
+	st_append(mb, "1\r\n", 0, NULL);
 	store_mbox_close(&mb);
 	p = xasprintf("%s/0001", u->mbox);
 	assert_int_equal(mkdir(p, 0700), 0);
@@ -657,8 +639,8 @@ test_shard_crossing(void **state)
 
 	mb = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
 	assert_non_null(mb);
-	assert_int_equal(append(mb, "999\r\n", 0, NULL), 999);
-	assert_int_equal(append(mb, "1000\r\n", 0, NULL), 1000);
+	assert_int_equal(st_append(mb, "999\r\n", 0, NULL), 999);
+	assert_int_equal(st_append(mb, "1000\r\n", 0, NULL), 1000);
 	assert_true(exists(u->mbox, "0000/00000999_.eml"));
 	assert_true(exists(u->mbox, "0001/00001000_.eml"));
 	store_mbox_close(&mb);
@@ -751,7 +733,7 @@ test_expunge_many(void **state)
 
 	mb = make_inbox(u);
 	for (i = 0; i < 6; i++)
-		uids[i] = append(mb, "m\r\n", 0, NULL);
+		uids[i] = st_append(mb, "m\r\n", 0, NULL);
 	/* Another process renames one of them first: it is still found. */
 	other = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
 	assert_non_null(other);
