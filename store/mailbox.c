@@ -263,6 +263,7 @@ mbox_open(const char *user_dir, const char *dirname, bool scan, char *err,
 	if (!scan && !mb->rebuilt) {
 		/* status.json is written before any uid appears: trust it. */
 		mb->seen_next = mb->st.uidnext;
+		mb->partial = true;
 		return mb;
 	}
 	if (mbox_scan_all(mb, &mb->msgs, &mb->nmsgs, &mb->cap) == -1) {

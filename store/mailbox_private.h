@@ -49,6 +49,9 @@ struct store_mbox {
 	 * it was not appended since (an admin restored it, say) and gets a
 	 * fresh uid, so UIDs only ever grow for every session. */
 	uint32_t		 seen_next;
+	/* Opened by store_mbox_open_append(): the index holds only what was
+	 * appended since, so older files are not strays. */
+	bool			 partial;
 	struct store_sub	*subs;		/* subscribers, newest first */
 	unsigned		 emitting;	/* depth of mbox_emit() calls */
 	struct store_quota	*quota;		/* the user's, or NULL */
@@ -103,6 +106,8 @@ void	 mbox_index_remove(struct store_mbox *, struct store_msg *m);
  */
 int	 mbox_scan_all(const struct store_mbox *, struct store_msg **msgs_r,
 	    size_t *n_r, size_t *cap_r);
+/* Sort by uid keeping one entry per uid; the new count. */
+size_t	 mbox_sort_unique(struct store_msg *msgs, size_t n);
 /* The same for one shard (uid / 1000 == shardno); a missing shard
  * directory is an empty shard. */
 int	 mbox_scan_shard(const struct store_mbox *, uint32_t shardno,

@@ -151,8 +151,8 @@ fail:
  * for one uid cannot come from our atomic renames, but a scan racing
  * another process's rename can see both.
  */
-static size_t
-sort_unique(struct store_msg *msgs, size_t n)
+size_t
+mbox_sort_unique(struct store_msg *msgs, size_t n)
 {
 	size_t i, j;
 
@@ -190,7 +190,7 @@ mbox_scan_shard(const struct store_mbox *mb, uint32_t shardno,
 		return -1;
 	}
 	*msgs_r = msgs;
-	*n_r = sort_unique(msgs, n);
+	*n_r = mbox_sort_unique(msgs, n);
 	*cap_r = cap;
 	return 0;
 }
@@ -235,7 +235,7 @@ mbox_scan_all(const struct store_mbox *mb, struct store_msg **msgs_r,
 		goto fail;
 	closedir(d);
 	*msgs_r = msgs;
-	*n_r = sort_unique(msgs, n);
+	*n_r = mbox_sort_unique(msgs, n);
 	*cap_r = cap;
 	return 0;
 fail:

@@ -217,6 +217,21 @@ store_mbox_refresh(struct store_mbox *mb)
 		return -1;
 	if (mbox_scan_all(mb, &msgs, &n, &cap) == -1)
 		return -1;
+	if (mb->partial) {
+		/* First full look: everything on disk is the mailbox, as
+		 * at open; only what this handle never knew is new to it. */
+		for (size_t i = 0; i < mb->nmsgs; i++)
+			mbox_index_add(&msgs, &n, &cap, &mb->msgs[i]);
+		n = mbox_sort_unique(msgs, n);
+		free(mb->msgs);
+		mb->msgs = msgs;
+		mb->nmsgs = n;
+		mb->cap = cap;
+		mb->partial = false;
+		if (n > 0 && msgs[n - 1].uid >= mb->seen_next)
+			mb->seen_next = msgs[n - 1].uid + 1;
+		return mbox_raise_uidnext(mb);
+	}
 	r = sync_range(mb, 1, UINT32_MAX, msgs, n);
 	free(msgs);
 	if (mbox_raise_uidnext(mb) == -1)
@@ -236,6 +251,8 @@ store_mbox_refresh_shard(struct store_mbox *mb, uint32_t shardno)
 		errno = EINVAL;
 		return -1;
 	}
+	if (mb->partial)
+		return store_mbox_refresh(mb);
 	if (mbox_scan_shard(mb, shardno, &msgs, &n, &cap) == -1)
 		return -1;
 	lo = shardno * 1000;

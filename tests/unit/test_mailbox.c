@@ -838,6 +838,37 @@ test_append_once(void **state)
 	store_mbox_close(&mb);
 }
 
+/* An append-only handle knows only its own appends: a refresh must take
+ * the older messages as they are, never as strays to renumber. */
+static void
+test_open_append_then_refresh(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*full, *part;
+	char			 err[256];
+
+	full = make_inbox(u);
+	st_append(full, "1\r\n", 0, NULL);
+	st_append(full, "2\r\n", 0, NULL);
+	part = store_mbox_open_append(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(part);
+	assert_int_equal(store_mbox_count(part), 0);
+	assert_int_equal(st_append(part, "3\r\n", 0, NULL), 3);
+	assert_int_equal(store_mbox_count(part), 1);
+	assert_int_equal(store_mbox_refresh_shard(part, 0), 0);
+	assert_int_equal(store_mbox_count(part), 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(store_mbox_at(part, i)->uid, i + 1);
+	assert_true(exists(u->mbox, "0000/00000001_.eml"));
+	assert_true(exists(u->mbox, "0000/00000002_.eml"));
+	assert_int_equal(store_mbox_uidnext(part), 4);
+	/* From now on it is a full handle: a restored file is a stray. */
+	assert_int_equal(store_mbox_refresh(part), 0);
+	assert_int_equal(store_mbox_count(part), 3);
+	store_mbox_close(&part);
+	store_mbox_close(&full);
+}
+
 int
 main(void)
 {
@@ -861,6 +892,7 @@ main(void)
 		T(test_append_fails_cleanly),
 		T(test_expunge_many),
 		T(test_append_once),
+		T(test_open_append_then_refresh),
 	};
 
 	return cmocka_run_group_tests_name("mailbox", tests, NULL, NULL);
