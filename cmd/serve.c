@@ -8,6 +8,7 @@
  * or the grace period ends.
  */
 #include "cmd/cmd.h"
+#include "config/auth.h"
 #include "config/config.h"
 #include "config/env.h"
 #include "config/users.h"
@@ -15,6 +16,7 @@
 #include "core/fsio.h"
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/throttle.h"
 #include "core/tls.h"
 #include "core/util.h"
 #include "core/worker.h"
@@ -307,6 +309,8 @@ server_free(struct server *srv)
 	queue_free(&srv->env.queue);
 	/* After the sessions: they hold mailbox handles. */
 	store_hub_free(&srv->env.hub);
+	/* After the sessions, whose password checks count failures in it. */
+	throttle_free(&srv->env.auth_throttle);
 	tls_ctx_free(&srv->env.tls);
 	users_free(&srv->env.users);
 	conf_free(&srv->env.conf);
@@ -346,6 +350,8 @@ cmd_serve(int argc, char **argv)
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	srv.env.worker = worker_new(srv.env.loop, ncpu < 2 ? 2 : (int)(ncpu > 8 ? 8 : ncpu));
 	(void)users_dummy_hash();	/* computed now, not during the first login */
+	/* One table for every service: 587, 465 and IMAP count together. */
+	srv.env.auth_throttle = throttle_new(AUTH_THROTTLE_MAX, AUTH_THROTTLE_WINDOW);
 	srv.listeners = listeners_new(srv.env.loop);
 	for (int s = 0; s <= CONF_SVC_SUBMISSIONS; s++)
 		srv.smtp[s] = smtp_server_new(&srv.env, (enum conf_service)s);

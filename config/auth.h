@@ -14,6 +14,18 @@
 struct rmail_env;
 
 /*
+ * Failed logins, counted per client IP and per account in env->auth_throttle
+ * (core/throttle.h), one table for every service: past AUTH_DELAY_AT
+ * failures every answer, success or not, is delayed (1, 2, 4, ... seconds,
+ * at most AUTH_DELAY_MAX), and past AUTH_LOCK_AT the client is refused.
+ */
+#define AUTH_THROTTLE_MAX	4096	/* IPs and accounts remembered */
+#define AUTH_THROTTLE_WINDOW	600	/* seconds a failure counts */
+#define AUTH_DELAY_AT		5	/* failures before answers are delayed */
+#define AUTH_LOCK_AT		10	/* failures before the client is refused */
+#define AUTH_DELAY_MAX		30	/* seconds */
+
+/*
  * Verify address/password. done runs later on the loop with ok and the
  * canonical (lower-case) address, valid only during the call. The password
  * is copied and wiped after use. The caller keeps arg alive until done.

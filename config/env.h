@@ -18,6 +18,7 @@ struct tls_ctx;
 struct worker;
 struct store_hub;
 struct queue;
+struct throttle;
 
 struct rmail_env {
 	struct ev_loop	*loop;
@@ -27,6 +28,7 @@ struct rmail_env {
 	struct worker	*worker;	/* slow work off the loop */
 	struct store_hub *hub;		/* shared mailbox handles (store/hub.h) */
 	struct queue	*queue;		/* relay/queue.h */
+	struct throttle	*auth_throttle;	/* failed logins, every service (config/auth.h) */
 	bool		 stopping;	/* SIGTERM received */
 };
 

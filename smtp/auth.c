@@ -6,9 +6,9 @@
  * The password is checked on the worker pool (config/auth.h); the session
  * holds a reference on its conn for the job, and stops reading input until
  * the answer (pipelined commands wait). Failures are counted per client IP
- * and per account in the server's table: past SMTP_THROTTLE_DELAY_AT every
+ * and per account in the server's table: past AUTH_DELAY_AT every
  * answer, success or not, is delayed (so a client cannot learn it sooner
- * by hanging up), and past SMTP_THROTTLE_LOCK_AT the client gets 421.
+ * by hanging up), and past AUTH_LOCK_AT the client gets 421.
  */
 #include "smtp/smtp_private.h"
 #include "config/auth.h"
@@ -16,6 +16,7 @@
 #include "core/base64.h"
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/throttle.h"
 #include "core/util.h"
 
 #include <ev.h>
@@ -30,72 +31,6 @@ struct smtp_delay {
 	struct smtp_session	*s;
 	bool			 active;
 };
-
-/* ----- the throttle table ----- */
-
-static struct smtp_throttle *
-throttle_find(struct smtp_server *srv, const char *key)
-{
-	for (size_t i = 0; i < srv->nthrottle; i++)
-		if (strcmp(srv->throttle[i].key, key) == 0)
-			return &srv->throttle[i];
-	return NULL;
-}
-
-static unsigned
-throttle_count(struct smtp_server *srv, const char *key, time_t now)
-{
-	struct smtp_throttle *t = throttle_find(srv, key);
-
-	if (t == NULL || now - t->first > SMTP_THROTTLE_WINDOW)
-		return 0;
-	return t->fails;
-}
-
-static void
-throttle_fail(struct smtp_server *srv, const char *key, time_t now)
-{
-	struct smtp_throttle *t = throttle_find(srv, key);
-
-	if (t == NULL) {
-		if (srv->throttle == NULL)
-			srv->throttle = xcalloc(SMTP_THROTTLE_MAX, sizeof(*srv->throttle));
-		if (srv->nthrottle < SMTP_THROTTLE_MAX) {
-			t = &srv->throttle[srv->nthrottle++];
-		} else {
-			/* Full: the record failed least recently goes. */
-			t = &srv->throttle[0];
-			for (size_t i = 1; i < srv->nthrottle; i++)
-				if (srv->throttle[i].last < t->last)
-					t = &srv->throttle[i];
-		}
-		snprintf(t->key, sizeof(t->key), "%s", key);
-		t->fails = 0;
-		t->first = now;
-	}
-	if (now - t->first > SMTP_THROTTLE_WINDOW) {
-		t->fails = 0;
-		t->first = now;
-	}
-	t->fails++;
-	t->last = now;
-}
-
-static void
-throttle_clear(struct smtp_server *srv, const char *key)
-{
-	struct smtp_throttle *t = throttle_find(srv, key);
-
-	if (t != NULL)
-		*t = srv->throttle[--srv->nthrottle];
-}
-
-void
-smtp_throttle_free(struct smtp_server *srv)
-{
-	FREE_NULL(srv->throttle);
-	srv->nthrottle = 0;
-}
 
 static void
 ip_key(const struct smtp_session *s, char *key, size_t len)
@@ -116,22 +51,23 @@ static void
 auth_finish(struct smtp_session *s)
 {
 	struct smtp_server *srv = s->srv;
+	struct throttle *th = srv->env->auth_throttle;
 	struct conn *c = s->conn;
-	char ik[sizeof(srv->throttle->key)], uk[sizeof(srv->throttle->key)];
+	char ik[THROTTLE_KEY_MAX], uk[THROTTLE_KEY_MAX];
 	time_t now = time(NULL);
 
 	ip_key(s, ik, sizeof(ik));
 	user_key(s->auth_try != NULL ? s->auth_try : "", uk, sizeof(uk));
 	if (!conn_is_closing(c)) {
 		if (s->auth_ok) {
-			throttle_clear(srv, uk);
+			throttle_clear(th, uk);
 			s->auth_user = s->auth_try;
 			s->auth_try = NULL;
 			log_info(srv->ls.name, conn_id(c), conn_ip(c),
 			    "event=auth user=%s", log_q(s->auth_user));
 			smtp_reply(s, "235 2.7.0 Authentication successful");
-		} else if (throttle_count(srv, ik, now) >= SMTP_THROTTLE_LOCK_AT ||
-		    throttle_count(srv, uk, now) >= SMTP_THROTTLE_LOCK_AT) {
+		} else if (throttle_count(th, ik, now) >= AUTH_LOCK_AT ||
+		    throttle_count(th, uk, now) >= AUTH_LOCK_AT) {
 			log_info(srv->ls.name, conn_id(c), conn_ip(c),
 			    "event=auth-locked user=%s", log_q(s->auth_try));
 			smtp_reply(s, "421 4.7.0 %s Too many authentication failures, closing connection",
@@ -166,14 +102,15 @@ auth_done(bool ok, const char *address, void *arg)
 {
 	struct smtp_session *s = arg;
 	struct smtp_server *srv = s->srv;
-	char ik[sizeof(srv->throttle->key)], uk[sizeof(srv->throttle->key)];
+	struct throttle *th = srv->env->auth_throttle;
+	char ik[THROTTLE_KEY_MAX], uk[THROTTLE_KEY_MAX];
 	time_t now = time(NULL);
 	unsigned n, nu, delay;
 
 	ip_key(s, ik, sizeof(ik));
 	user_key(s->auth_try, uk, sizeof(uk));
-	n = throttle_count(srv, ik, now);
-	nu = throttle_count(srv, uk, now);
+	n = throttle_count(th, ik, now);
+	nu = throttle_count(th, uk, now);
 	if (nu > n)
 		n = nu;
 	s->auth_ok = ok;
@@ -183,17 +120,17 @@ auth_done(bool ok, const char *address, void *arg)
 	} else {
 		log_info(srv->ls.name, conn_id(s->conn), conn_ip(s->conn),
 		    "event=auth-failed user=%s", log_q(s->auth_try));
-		throttle_fail(srv, ik, now);
-		throttle_fail(srv, uk, now);
+		throttle_fail(th, ik, now);
+		throttle_fail(th, uk, now);
 	}
-	if (n < SMTP_THROTTLE_DELAY_AT || conn_is_closing(s->conn)) {
+	if (n < AUTH_DELAY_AT || conn_is_closing(s->conn)) {
 		auth_finish(s);
 		return;
 	}
-	delay = n - SMTP_THROTTLE_DELAY_AT >= 5 ? SMTP_THROTTLE_DELAY_MAX :
-	    1u << (n - SMTP_THROTTLE_DELAY_AT);
-	if (delay > SMTP_THROTTLE_DELAY_MAX)
-		delay = SMTP_THROTTLE_DELAY_MAX;
+	delay = n - AUTH_DELAY_AT >= 5 ? AUTH_DELAY_MAX :
+	    1u << (n - AUTH_DELAY_AT);
+	if (delay > AUTH_DELAY_MAX)
+		delay = AUTH_DELAY_MAX;
 	if (s->delay == NULL)
 		s->delay = xcalloc(1, sizeof(struct smtp_delay));
 	struct smtp_delay *d = s->delay;
@@ -334,7 +271,8 @@ void
 cmd_auth(struct smtp_session *s, char *args)
 {
 	struct smtp_server *srv = s->srv;
-	char ik[sizeof(srv->throttle->key)];
+	const struct throttle *th = srv->env->auth_throttle;
+	char ik[THROTTLE_KEY_MAX];
 	char *mech = args, *initial;
 	size_t rlen;
 
@@ -351,7 +289,7 @@ cmd_auth(struct smtp_session *s, char *args)
 		return;
 	}
 	ip_key(s, ik, sizeof(ik));
-	if (throttle_count(srv, ik, time(NULL)) >= SMTP_THROTTLE_LOCK_AT) {
+	if (throttle_count(th, ik, time(NULL)) >= AUTH_LOCK_AT) {
 		log_info(srv->ls.name, conn_id(s->conn), conn_ip(s->conn),
 		    "event=auth-locked");
 		smtp_reply(s, "421 4.7.0 %s Too many authentication failures, closing connection",

@@ -27,19 +27,6 @@ struct conn;
 #define SMTP_MAX_RCPTS		100	/* RCPT accepted per message (452 4.5.3) */
 #define SMTP_HELO_MAX		255	/* HELO/EHLO argument kept (longer: 501) */
 #define SMTP_HEADROOM		2048	/* room before the body for added headers */
-#define SMTP_THROTTLE_MAX	4096	/* IPs and accounts remembered */
-#define SMTP_THROTTLE_WINDOW	600	/* seconds a failure counts */
-#define SMTP_THROTTLE_DELAY_AT	5	/* failures before replies are delayed */
-#define SMTP_THROTTLE_LOCK_AT	10	/* failures before 421 and close */
-#define SMTP_THROTTLE_DELAY_MAX	30	/* seconds */
-
-/* One throttle record: an IP ("ip:ADDR") or an account ("user:ADDR"). */
-struct smtp_throttle {
-	char	 key[ROUTE_ADDR_MAX + 8];
-	unsigned fails;		/* failures since first */
-	time_t	 first;		/* first failure of the window */
-	time_t	 last;		/* last failure: the oldest record is evicted */
-};
 
 struct smtp_server {
 	struct rmail_env	*env;
@@ -47,8 +34,6 @@ struct smtp_server {
 	struct listen_service	 ls;
 	char			 busy_ip[160];
 	char			 busy_all[160];
-	struct smtp_throttle	*throttle;	/* SMTP_THROTTLE_MAX, lazily */
-	size_t			 nthrottle;
 };
 
 /* SMTP states (RFC 5321 4.1.4 command order). */
@@ -187,7 +172,6 @@ void		 cmd_auth(struct smtp_session *, char *args);
 void		 smtp_sasl_line(struct smtp_session *, char *line, size_t len);
 /* The session is going away: stop a pending delay. */
 void		 smtp_auth_cancel(struct smtp_session *);
-void		 smtp_throttle_free(struct smtp_server *);
 
 /* message.c */
 /* The message is complete (bare: a bare CR/LF was seen): answer it. */

@@ -281,8 +281,6 @@ smtp_server_new(struct rmail_env *env, enum conf_service svc)
 void
 smtp_server_free(struct smtp_server **srvp)
 {
-	if (*srvp != NULL)
-		smtp_throttle_free(*srvp);
 	FREE_NULL(*srvp);
 }
 

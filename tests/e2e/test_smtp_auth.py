@@ -171,6 +171,51 @@ class Throttle(ServerTest):
             p.close()
 
 
+class SharedThrottle(ServerTest):
+    """One failure table for the whole server: moving between 587 and
+    465 buys an attacker nothing."""
+
+    def open_auth(self, service):
+        c, _ = greet(self, self.inst, service)
+        if service == "submission":
+            starttls(self, self.inst, c)
+            r = c.smtp_cmd("EHLO client.test")
+            self.assertTrue(r[-1].startswith("250 "), r)
+        return c
+
+    def fail_once(self, service):
+        c = self.open_auth(service)
+        c.sendline("AUTH PLAIN " + plain(ADMIN, "wrong"))
+        return c
+
+    def test_failures_across_ports_lock_out_both(self):
+        ports = ("submission", "submissions")
+        # Five failures, alternating: answered at once (below the delay).
+        for i in range(5):
+            c = self.fail_once(ports[i % 2])
+            self.assertEqual(c.smtp_reply(),
+                             ["535 5.7.8 Authentication credentials invalid"])
+            c.close()
+        # Five more, alternating, in parallel (their answers are delayed;
+        # the failures are counted when the check ends).
+        since = self.inst.log_size()
+        pending = [self.fail_once(ports[i % 2]) for i in range(5)]
+        deadline = time.monotonic() + 20 * harness.SLOW
+        while self.inst.log_since(since).count("event=auth-failed") < 5:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        # Ten failures from this address, five on each port: both refuse,
+        # even the right password, before any check.
+        for service in ports:
+            with self.subTest(service=service):
+                c = self.open_auth(service)
+                r = c.smtp_cmd("AUTH PLAIN " + plain(ADMIN, ADMIN_PASSWORD))
+                self.assertTrue(r[0].startswith("421 4.7.0"), r)
+                self.assertTrue(c.read_until_closed(timeout=5 * harness.SLOW)[1])
+        for p in pending:
+            p.close()
+
+
 class Swaks(SharedServerTest):
     """swaks is installed by packaging/deps.sh: missing, these fail."""
 
