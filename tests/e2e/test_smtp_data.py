@@ -1,12 +1,16 @@
 """SMTP message content: byte-exact delivery after the added headers,
 dot-stuffing, 8-bit bodies, every SMTP smuggling variant, size limits,
-a whole transaction pipelined in one write, BDAT (CHUNKING)."""
+a whole transaction pipelined in one write, BDAT (CHUNKING), quota at
+RCPT, a client gone or silent in the middle of DATA."""
 
+import json
+import os
 import re
+import socket
 import time
 
 import harness
-from harness import SharedServerTest, ServerTest, DOMAIN, HOSTNAME
+from harness import SharedServerTest, ServerTest, ADMIN, DOMAIN, HOSTNAME
 import smtp_util
 from smtp_util import greet, wait_inbox, inbox_files, read, split_added
 
@@ -264,3 +268,145 @@ class Quota(ServerTest):
         c.send(b"Subject: more\r\n\r\n" + (b"m" * 78 + b"\r\n") * 20 + b".\r\n")
         r = c.smtp_reply()
         self.assertTrue(r[0].startswith("452 4.2.2"), r)
+
+
+def users_path(inst):
+    users = inst.load_config()["users_file"]
+    if not os.path.isabs(users):
+        users = os.path.join(os.path.dirname(inst.config), users)
+    return users
+
+
+def spool_files(inst):
+    """Every file under DATA/queue (envelopes, messages, tmp files)."""
+    out = []
+    for root, _, files in os.walk(os.path.join(inst.data_dir, "queue")):
+        out += [os.path.join(root, f) for f in files]
+    return out
+
+
+class QuotaFullAtRcpt(ServerTest):
+    """A mailbox already full is refused at RCPT (452 4.2.2, try later);
+    the other recipients of the transaction still get the message."""
+    autostart = False
+
+    def setUp(self):
+        super().setUp()
+        smtp_util.add_user(self.inst, "bob@" + DOMAIN, "bob-password")
+        path = users_path(self.inst)
+        with open(path) as f:
+            doc = json.load(f)
+        [admin] = [u for u in doc["users"] if u["address"] == ADMIN]
+        admin["quota_messages"] = 1
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        # The one message admin may hold, before the server counts.
+        r = self.inst.cli("deliver", ADMIN, input="Subject: fills\r\n\r\nx\r\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(inbox_files(self.inst)), 1)
+        self.inst.start()
+
+    def test_full_mailbox_refused_at_rcpt_other_delivered(self):
+        c, _ = greet(self, self.inst, "smtp")
+        self.assertEqual(c.smtp_cmd("MAIL FROM:<a@remote.test>"), ["250 2.1.0 Sender OK"])
+        r = c.smtp_cmd("RCPT TO:<%s>" % RCPT)
+        self.assertEqual(len(r), 1, r)
+        self.assertTrue(r[0].startswith("452 4.2.2 "), r)
+        self.assertEqual(c.smtp_cmd("RCPT TO:<bob@%s>" % DOMAIN),
+                         ["250 2.1.5 Recipient OK"])
+        self.assertTrue(c.smtp_cmd("DATA")[0].startswith("354 "))
+        c.send(b"Subject: quota rcpt\r\n\r\nfor bob only\r\n.\r\n")
+        r = c.smtp_reply()
+        self.assertRegex(r[0], r"^250 2\.0\.0 Ok: queued as ")
+        bob = wait_inbox(self.inst, 1, user="bob")
+        self.assertEqual(len(bob), 1)
+        self.assertIn(b"for bob only", read(bob[0]))
+        # Admin's target was dropped at RCPT: nothing waits for room.
+        deadline = time.monotonic() + 10 * harness.SLOW
+        while self.inst.cli("queue", "list").stdout != "":
+            self.assertLess(time.monotonic(), deadline,
+                            self.inst.cli("queue", "list").stdout)
+            time.sleep(0.05)
+        admin = inbox_files(self.inst)
+        self.assertEqual(len(admin), 1)
+        self.assertNotIn(b"quota rcpt", read(admin[0]))
+        self.assertEqual(c.smtp_cmd("QUIT")[0][:3], "221")
+
+
+class Interrupted(ServerTest):
+    """A client that hangs up in the middle of DATA: nothing is queued or
+    stored, and the server serves the next client."""
+
+    def assert_nothing_kept(self):
+        self.assertEqual(self.inst.cli("queue", "list").stdout, "")
+        self.assertEqual(spool_files(self.inst), [])
+        self.assertEqual(inbox_files(self.inst), [])
+
+    def open_data(self):
+        c, _ = greet(self, self.inst, "smtp")
+        self.assertEqual(c.smtp_cmd("MAIL FROM:<a@remote.test>"), ["250 2.1.0 Sender OK"])
+        self.assertEqual(c.smtp_cmd("RCPT TO:<%s>" % RCPT), ["250 2.1.5 Recipient OK"])
+        self.assertTrue(c.smtp_cmd("DATA")[0].startswith("354 "))
+        return c
+
+    def test_disconnect_mid_data(self):
+        cases = (
+            # Mid-line, a few bytes.
+            b"Subject: cut\r\n\r\nhalf a li",
+            # After a CRLF, where ".\r\n" would end it.
+            b"Subject: cut\r\n\r\nwhole line\r\n",
+            # The terminator begun but not finished.
+            b"Subject: cut\r\n\r\nbody\r\n.\r",
+            # Large: streamed past the first reads.
+            b"Subject: cut\r\n\r\n" + (b"c" * 998 + b"\r\n") * 300,
+        )
+        for wire in cases:
+            with self.subTest(wire=wire[:40]):
+                since = self.inst.log_size()
+                c = self.open_data()
+                c.send(wire)
+                c.close()
+                line = self.inst.wait_log(lambda l: "event=aborted" in l, since=since)
+                self.assertIsNotNone(line, self.inst.log_since(since))
+                self.assertIn("svc=smtp", line)
+        time.sleep(0.2 * harness.SLOW)
+        self.assert_nothing_kept()
+        # The server goes on: a whole message on a new connection.
+        c = self.open_data()
+        c.send(b"Subject: after\r\n\r\nwhole\r\n.\r\n")
+        r = c.smtp_reply()
+        self.assertRegex(r[0], r"^250 2\.0\.0 Ok: queued as ")
+        files = wait_inbox(self.inst, 1)
+        self.assertEqual(len(files), 1)
+        self.assertIn(b"Subject: after", read(files[0]))
+        self.assertNotIn(b"Subject: cut", read(files[0]))
+
+
+class DataTimeout(ServerTest):
+    """A client silent in the middle of DATA past smtp_timeout_secs gets
+    421 4.4.2 and is closed; nothing is kept."""
+    limits = {"smtp_timeout_secs": 2}
+
+    def test_idle_mid_data_421(self):
+        c, _ = greet(self, self.inst, "smtp")
+        self.assertEqual(c.smtp_cmd("MAIL FROM:<a@remote.test>"), ["250 2.1.0 Sender OK"])
+        self.assertEqual(c.smtp_cmd("RCPT TO:<%s>" % RCPT), ["250 2.1.5 Recipient OK"])
+        self.assertTrue(c.smtp_cmd("DATA")[0].startswith("354 "))
+        c.send(b"Subject: stalled\r\n\r\nsome of the body\r\n")
+        t0 = time.monotonic()
+        r = c.smtp_reply(timeout=10 * harness.SLOW)
+        waited = time.monotonic() - t0
+        self.assertEqual(r, ["421 4.4.2 %s Timeout exceeded, closing connection"
+                             % HOSTNAME])
+        self.assertGreaterEqual(waited, 1.5)
+        rest, closed = c.read_until_closed(timeout=5 * harness.SLOW)
+        self.assertTrue(closed)
+        self.assertEqual(rest, "")
+        self.assertIsNotNone(self.inst.wait_log(
+            lambda l: "event=timeout" in l and "svc=smtp" in l))
+        self.assertEqual(self.inst.cli("queue", "list").stdout, "")
+        self.assertEqual(spool_files(self.inst), [])
+        self.assertEqual(inbox_files(self.inst), [])
+        # Only that client: the server still answers.
+        c2, _ = greet(self, self.inst, "smtp")
+        self.assertEqual(c2.smtp_cmd("NOOP"), ["250 2.0.0 OK"])
