@@ -155,17 +155,52 @@ int	 store_mbox_append(struct store_mbox *, const void *data, size_t len,
  * [0-9A-Za-z._-] not starting with '.' (EINVAL otherwise), such as a queue
  * id and target number. When an earlier append with this key put a message
  * that is still in the mailbox, nothing is written: *uid_r is that uid and
- * *dup_r true. The key is recorded (mailboxes/NAME/.keys/KEY holding the
- * uid) under the lock before the message appears, so a crash anywhere
- * leaves either no message or a message the record points at.
- * store_mbox_forget_key() drops the record once the caller has noted the
- * delivery itself (0, also when there was none; -1 with errno).
+ * *dup_r true. The key is recorded in status.json, in the same durable
+ * write that reserves the uid, before the message appears, so a crash
+ * anywhere leaves either no message or a message the record points at.
+ * A mailbox remembers its MBOX_KEYS_MAX (256) most recent keys: enough for
+ * a caller that records the outcome itself right after the append (the
+ * queue does, per pass), which is the only time a key is asked again.
  */
 int	 store_mbox_append_once(struct store_mbox *, const char *key,
 	    const void *data, size_t len, time_t internaldate,
 	    const struct store_flags *flags, uint32_t *uid_r, bool *dup_r,
 	    char *err, size_t errlen);
-int	 store_mbox_forget_key(struct store_mbox *, const char *key);
+
+/* One message of store_mbox_append_many(). */
+struct store_append {
+	/* In. */
+	const char		*key;		/* once-key, or NULL */
+	const void		*data;		/* the bytes (CRLF), len long */
+	size_t			 len;
+	/* NULL, or a durable file holding the message (CRLF) with its
+	 * INTERNALDATE as mtime: hard-linked instead of written, so several
+	 * mailboxes share one inode; len and internaldate are then taken
+	 * from it. Where linking is impossible (EXDEV, EMLINK, EPERM) data,
+	 * or without data the file's bytes, are written instead. */
+	const char		*link_from;
+	time_t			 internaldate;	/* 0: now */
+	struct store_flags	 flags;
+	/* Out. */
+	uint32_t		 uid;		/* 0 unless stored (or dup) */
+	bool			 dup;		/* stored before, by key */
+	int			 error;		/* 0, or errno: not stored */
+};
+
+/*
+ * Append n messages under one lock and one durable status.json write, in
+ * order (the uids ascend with the array): what store_mbox_append() and
+ * store_mbox_append_once() do one at a time, for a fraction of the cost.
+ * Each item ends stored (uid set, error 0; dup when its key was done) or
+ * not (error set: EDQUOT for an item that does not fit the quota after
+ * the items before it, or the errno that stopped the batch). 0 when every
+ * item was decided by itself (stored, dup or EDQUOT); -1 with errno and
+ * err when a store error stopped the batch: the items without a uid were
+ * not added, and a batch that fails after its renames (the final shard
+ * fsync) leaves the renamed items in place with their uids and error set.
+ */
+int	 store_mbox_append_many(struct store_mbox *, struct store_append *v,
+	    size_t n, char *err, size_t errlen);
 
 /*
  * Attach the user's quota record (store/quota.h; not owned, NULL for none):

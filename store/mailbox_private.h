@@ -16,6 +16,15 @@
 
 #define MBOX_STATUS	"status.json"
 #define MBOX_LOCK	".lock"
+/* Once-keys kept in status.json (the most recent; see mailbox.h). */
+#define MBOX_KEYS_MAX	256
+#define MBOX_KEY_LEN	64
+
+/* An append's once-key and the uid it was given. */
+struct mbox_key {
+	char		 key[MBOX_KEY_LEN + 1];
+	uint32_t	 uid;
+};
 
 /* The contents of status.json. */
 struct mbox_status {
@@ -28,6 +37,10 @@ struct mbox_status {
 	/* Deleted while it had children (RFC 3501 6.3.4): no messages, not
 	 * selectable; "noselect": true in status.json, absent when false. */
 	bool		 noselect;
+	/* Once-keys, oldest first, at most MBOX_KEYS_MAX ("keys" in
+	 * status.json, absent when none). */
+	struct mbox_key	*keys;
+	size_t		 nkeys;
 };
 
 struct store_sub {
@@ -76,9 +89,15 @@ int	 mbox_status_write(const char *dir, const struct mbox_status *st);
 /*
  * Fold a status just read from disk into the handle's: uidnext is the
  * larger of the two (UIDs never go back); keywords are append-only, so the
- * longer list wins; the rest comes from disk. Consumes *disk.
+ * longer list wins; the rest (once-keys too) comes from disk. Consumes
+ * *disk.
  */
 void	 mbox_status_merge(struct mbox_status *mem, struct mbox_status *disk);
+/* The uid recorded for key, or 0. */
+uint32_t mbox_status_key_find(const struct mbox_status *, const char *key);
+/* Record key -> uid, dropping the oldest beyond MBOX_KEYS_MAX. */
+void	 mbox_status_key_add(struct mbox_status *, const char *key,
+	    uint32_t uid);
 /* An RFC 6154 attribute: '\\' then an atom of at most 64 bytes. */
 bool	 mbox_special_use_valid(const char *);
 /* Index of keyword in st (case-insensitive), or -1. */

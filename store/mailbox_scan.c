@@ -95,11 +95,18 @@ mbox_index_remove(struct store_mbox *mb, struct store_msg *m)
  * Scan one shard directory (dfd, number shardno) into the array. With
  * only != 0, look for that uid alone. Names that do not parse, dot-files,
  * UIDs in the wrong shard and non-regular files are not messages.
+ *
+ * A message's bytes and mtime never change, so a uid that known (a
+ * handle's index, or NULL) holds needs no stat when readdir says it is a
+ * regular file: a rescan after our own appends costs one readdir.
  */
 static int
-scan_shard(int dfd, uint32_t shardno, uint32_t only, struct store_msg **msgs,
-    size_t *n, size_t *cap)
+scan_shard(int dfd, uint32_t shardno, uint32_t only,
+    const struct store_mbox *known, struct store_msg **msgs, size_t *n,
+    size_t *cap)
 {
+	const struct store_msg *k;
+
 	DIR		*d;
 	struct dirent	*de;
 	struct stat	 st;
@@ -124,6 +131,13 @@ scan_shard(int dfd, uint32_t shardno, uint32_t only, struct store_msg **msgs,
 		if (store_fname_parse(de->d_name, &m.uid, &m.flags) == -1 ||
 		    m.uid / 1000 != shardno || (only != 0 && m.uid != only))
 			continue;
+		if (known != NULL && de->d_type == DT_REG &&
+		    (k = mbox_index_find(known, m.uid)) != NULL) {
+			m.size = k->size;
+			m.internaldate = k->internaldate;
+			mbox_index_add(msgs, n, cap, &m);
+			continue;
+		}
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 			if (errno == ENOENT)
 				continue;	/* renamed or expunged meanwhile */
@@ -181,7 +195,7 @@ mbox_scan_shard(const struct store_mbox *mb, uint32_t shardno,
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return errno == ENOENT ? 0 : -1;	/* no shard: empty */
-	r = scan_shard(fd, shardno, 0, &msgs, &n, &cap);
+	r = scan_shard(fd, shardno, 0, mb, &msgs, &n, &cap);
 	saved = errno;
 	close(fd);
 	if (r == -1) {
@@ -223,7 +237,7 @@ mbox_scan_all(const struct store_mbox *mb, struct store_msg **msgs_r,
 				continue;
 			goto fail;
 		}
-		if (scan_shard(sfd, shardno, 0, &msgs, &n, &cap) == -1) {
+		if (scan_shard(sfd, shardno, 0, mb, &msgs, &n, &cap) == -1) {
 			saved = errno;
 			close(sfd);
 			errno = saved;
@@ -263,7 +277,7 @@ mbox_rescan_uid(const struct store_mbox *mb, uint32_t uid,
 		return -1;
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return -1;	/* ENOENT: the whole shard is gone */
-	r = scan_shard(fd, uid / 1000, uid, &msgs, &n, &cap);
+	r = scan_shard(fd, uid / 1000, uid, NULL, &msgs, &n, &cap);
 	saved = errno;
 	close(fd);
 	if (r == 0 && n == 0) {

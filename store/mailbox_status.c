@@ -4,7 +4,8 @@
  *
  * jansson enters store/ here and only for this file (the lead's exception
  * to STYLE.md 1). status.json is small: a version, two counters, at most
- * 26 keywords of at most 255 bytes, two attributes.
+ * 26 keywords of at most 255 bytes, two attributes, and the most recent
+ * once-keys of keyed appends (MBOX_KEYS_MAX of at most 64 bytes).
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,10 +21,13 @@
 #include "store/mailbox_private.h"
 
 #define STATUS_VERSION	1
-/* 26 keywords * 255 bytes, JSON escaping, and the rest, with room. */
-#define STATUS_MAX	(64 * 1024)
+/* 26 keywords * 255 bytes, 256 keys * ~80 bytes, JSON escaping, and the
+ * rest, with room. */
+#define STATUS_MAX	(128 * 1024)
 #define KW_LEN_MAX	255
 #define SPECIAL_LEN_MAX	64
+
+static bool	 json_uid32(json_t *, uint32_t *);
 
 uint32_t
 mbox_uidvalidity_new(void)
@@ -64,7 +68,54 @@ mbox_status_free(struct mbox_status *st)
 	for (i = 0; i < st->nkw; i++)
 		free(st->keywords[i]);
 	free(st->special_use);
+	free(st->keys);
 	memset(st, 0, sizeof(*st));
+}
+
+uint32_t
+mbox_status_key_find(const struct mbox_status *st, const char *key)
+{
+	/* Newest first: a retry looks for a recent key. */
+	for (size_t i = st->nkeys; i-- > 0; )
+		if (strcmp(st->keys[i].key, key) == 0)
+			return st->keys[i].uid;
+	return 0;
+}
+
+void
+mbox_status_key_add(struct mbox_status *st, const char *key, uint32_t uid)
+{
+	if (st->keys == NULL)
+		st->keys = xcalloc(MBOX_KEYS_MAX, sizeof(*st->keys));
+	if (st->nkeys == MBOX_KEYS_MAX) {
+		memmove(&st->keys[0], &st->keys[1],
+		    (MBOX_KEYS_MAX - 1) * sizeof(*st->keys));
+		st->nkeys--;
+	}
+	snprintf(st->keys[st->nkeys].key, sizeof(st->keys->key), "%s", key);
+	st->keys[st->nkeys++].uid = uid;
+}
+
+/* "keys": [["KEY", uid], ...]; a bad entry makes the file corrupt. */
+static int
+keys_read(json_t *v, struct mbox_status *st)
+{
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > MBOX_KEYS_MAX)
+		return -1;
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		json_t		*e = json_array_get(v, i);
+		const char	*k = json_string_value(json_array_get(e, 0));
+		uint32_t	 uid;
+
+		if (!json_is_array(e) || json_array_size(e) != 2 || k == NULL ||
+		    strlen(k) > MBOX_KEY_LEN ||
+		    !json_uid32(json_array_get(e, 1), &uid))
+			return -1;
+		mbox_status_key_add(st, k, uid);
+	}
+	return 0;
 }
 
 /* RFC 3501 9: atom-specials are "(" ")" "{" SP CTL "%" "*" DQUOTE "\" "]". */
@@ -156,6 +207,8 @@ mbox_status_read(const char *dir, struct mbox_status *st)
 	if (v != NULL && !json_is_boolean(v))
 		goto corrupt;
 	st->noselect = json_is_true(v);
+	if (keys_read(json_object_get(root, "keys"), st) == -1)
+		goto corrupt;
 	json_decref(root);
 	free(text);
 	free(path);
@@ -201,6 +254,17 @@ mbox_status_write(const char *dir, const struct mbox_status *st)
 	    json_object_set_new(root, "noselect", json_true()) == -1) {
 		errno = ENOMEM;
 		goto out;
+	}
+	if (st->nkeys > 0) {
+		json_t *keys = json_array();
+
+		for (size_t k = 0; k < st->nkeys; k++)
+			json_array_append_new(keys, json_pack("[s, I]",
+			    st->keys[k].key, (json_int_t)st->keys[k].uid));
+		if (json_object_set_new(root, "keys", keys) == -1) {
+			errno = ENOMEM;
+			goto out;
+		}
 	}
 	if ((text = json_dumps(root, JSON_INDENT(1))) == NULL) {
 		errno = ENOMEM;

@@ -82,6 +82,18 @@ make_inbox(struct udir *u)
 	return st_make_mbox(u->dir, "INBOX");
 }
 
+/* Open the INBOX make_inbox() made. */
+static struct store_mbox *
+open_inbox(struct udir *u)
+{
+	char			 err[256];
+	struct store_mbox	*mb = store_mbox_open(u->dir, "INBOX", err,
+				    sizeof(err));
+
+	assert_non_null(mb);
+	return mb;
+}
+
 static void
 test_create_open_empty(void **state)
 {
@@ -760,13 +772,26 @@ test_expunge_many(void **state)
 	store_mbox_close(&mb);
 }
 
+/* status.json's text, for what it records. */
+static char *
+status_text(const struct udir *u)
+{
+	char	*p = xasprintf("%s/status.json", u->mbox), *t;
+	size_t	 len;
+
+	t = fsio_read_file(p, 1 << 20, &len);
+	free(p);
+	assert_non_null(t);
+	return t;
+}
+
 static void
 test_append_once(void **state)
 {
 	struct udir		*u = *state;
 	struct store_mbox	*mb;
 	struct store_quota	 q;
-	char			 err[256], *rec;
+	char			 err[256], *st;
 	uint32_t		 uid1 = 0, uid = 0;
 	bool			 dup = true;
 
@@ -774,7 +799,10 @@ test_append_once(void **state)
 	assert_int_equal(store_mbox_append_once(mb, "Q1.0", "a\r\n", 3, 0,
 	    NULL, &uid1, &dup, err, sizeof(err)), 0);
 	assert_false(dup);
-	assert_true(exists(u->mbox, ".keys/Q1.0"));
+	/* The key is recorded with its uid in status.json. */
+	st = status_text(u);
+	assert_non_null(strstr(st, "\"Q1.0\""));
+	free(st);
 	/* The retry after a crash: nothing new, the same uid. */
 	assert_int_equal(store_mbox_append_once(mb, "Q1.0", "a\r\n", 3, 0,
 	    NULL, &uid, &dup, err, sizeof(err)), 0);
@@ -806,24 +834,13 @@ test_append_once(void **state)
 		assert_int_equal(uid, uid1);
 		store_mbox_close(&other);
 	}
-	/* A record whose message never appeared (crash before the rename)
-	 * does not count. */
-	rec = xasprintf("%s/.keys/Q2.0", u->mbox);
-	write_file(rec, "999\n");
-	free(rec);
-	assert_int_equal(store_mbox_append_once(mb, "Q2.0", "b\r\n", 3, 0,
-	    NULL, &uid, &dup, err, sizeof(err)), 0);
-	assert_false(dup);
-	assert_true(uid > uid1);
-	/* Forgotten: the key is free again. */
-	assert_int_equal(store_mbox_forget_key(mb, "Q1.0"), 0);
-	assert_false(exists(u->mbox, ".keys/Q1.0"));
-	assert_int_equal(store_mbox_forget_key(mb, "Q1.0"), 0);
+	/* A message expunged since: the key no longer stops a new copy. */
+	assert_int_equal(store_mbox_expunge_uids(mb, &uid1, 1), 0);
 	assert_int_equal(store_mbox_append_once(mb, "Q1.0", "a\r\n", 3, 0,
 	    NULL, &uid, &dup, err, sizeof(err)), 0);
 	assert_false(dup);
-	assert_int_equal(store_mbox_count(mb), 3);
-	/* Keys name files: nothing that could leave .keys/. */
+	assert_true(uid > uid1);
+	/* Keys are tokens: nothing else. */
 	assert_int_equal(store_mbox_append_once(mb, "../x", "a\r\n", 3, 0,
 	    NULL, &uid, &dup, err, sizeof(err)), -1);
 	assert_int_equal(errno, EINVAL);
@@ -831,10 +848,131 @@ test_append_once(void **state)
 	    NULL, &uid, &dup, err, sizeof(err)), -1);
 	assert_int_equal(store_mbox_append_once(mb, "", "a\r\n", 3, 0,
 	    NULL, &uid, &dup, err, sizeof(err)), -1);
-	assert_int_equal(store_mbox_forget_key(mb, "a/b"), -1);
-	/* A rescan is not confused by the .keys folder. */
 	assert_int_equal(store_mbox_refresh(mb), 0);
+	assert_int_equal(store_mbox_count(mb), 1);
+	store_mbox_close(&mb);
+}
+
+/* A key written by a crashed append whose message never appeared does
+ * not count; the oldest keys go past MBOX_KEYS_MAX (256). */
+static void
+test_append_keys_bounded(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb;
+	char			 err[256], key[32], *st;
+	uint32_t		 uid = 0;
+	bool			 dup;
+
+	mb = make_inbox(u);
+	for (int i = 0; i < 300; i++) {
+		snprintf(key, sizeof(key), "K%d.0", i);
+		assert_int_equal(store_mbox_append_once(mb, key, "a\r\n", 3,
+		    0, NULL, &uid, &dup, err, sizeof(err)), 0);
+		assert_false(dup);
+	}
+	st = status_text(u);
+	assert_null(strstr(st, "\"K0.0\""));
+	assert_null(strstr(st, "\"K43.0\""));
+	assert_non_null(strstr(st, "\"K44.0\""));
+	assert_non_null(strstr(st, "\"K299.0\""));
+	free(st);
+	/* A recent key is still answered. */
+	assert_int_equal(store_mbox_append_once(mb, "K299.0", "a\r\n", 3, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), 0);
+	assert_true(dup);
+	assert_int_equal(uid, 300);
+	store_mbox_close(&mb);
+	/* A record pointing at a uid that never appeared (crash between
+	 * the status write and the rename): reopen and append again. */
+	{
+		char *p = xasprintf("%s/status.json", u->mbox);
+		char *t = status_text(u), *k = strstr(t, "\"K299.0\"");
+
+		assert_non_null(k);
+		/* Point K299.0 at uid 999, past every message. */
+		k = strchr(k, ',');
+		assert_non_null(k);
+		k++;
+		while (*k == ' ' || *k == '\n')
+			k++;
+		assert_int_equal(strncmp(k, "300", 3), 0);
+		memcpy(k, "999", 3);
+		write_file(p, t);
+		free(t);
+		free(p);
+	}
+	mb = open_inbox(u);
+	assert_int_equal(store_mbox_append_once(mb, "K299.0", "a\r\n", 3, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), 0);
+	assert_false(dup);
+	store_mbox_close(&mb);
+}
+
+/* A batch: uids in array order, one key dup, one over quota, links. */
+static void
+test_append_many(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*mb;
+	struct store_append	 a[4];
+	struct store_quota	 q;
+	struct stat		 st1, st2;
+	char			 err[256], *src, p1[PATH_MAX], p2[PATH_MAX];
+	uint32_t		 uid = 0;
+	bool			 dup;
+
+	mb = make_inbox(u);
+	assert_int_equal(store_mbox_append_once(mb, "Q.0", "old\r\n", 5, 0,
+	    NULL, &uid, &dup, err, sizeof(err)), 0);
+	src = xasprintf("%s/shared-src", u->dir);
+	write_file(src, "linked\r\n");
+	memset(a, 0, sizeof(a));
+	a[0].key = "Q.0";			/* done before */
+	a[0].data = "old\r\n";
+	a[0].len = 5;
+	a[1].key = "Q.1";
+	a[1].data = "linked\r\n";
+	a[1].len = 8;
+	a[1].link_from = src;
+	a[2].key = "Q.2";
+	a[2].data = "linked\r\n";
+	a[2].len = 8;
+	a[2].link_from = src;
+	a[3].key = "Q.3";			/* over the quota */
+	a[3].data = "x\r\n";
+	a[3].len = 3;
+	memset(&q, 0, sizeof(q));
+	q.max_messages = 3;
+	store_mbox_set_quota(mb, &q);
+	assert_int_equal(store_mbox_append_many(mb, a, 4, err, sizeof(err)),
+	    0);
+	assert_true(a[0].dup);
+	assert_int_equal(a[0].uid, uid);
+	assert_int_equal(a[1].error, 0);
+	assert_int_equal(a[2].error, 0);
+	assert_int_equal(a[1].uid, uid + 1);
+	assert_int_equal(a[2].uid, uid + 2);
+	assert_int_equal(a[3].error, EDQUOT);
+	assert_int_equal(a[3].uid, 0);
 	assert_int_equal(store_mbox_count(mb), 3);
+	store_mbox_set_quota(mb, NULL);
+	/* The two copies are one inode (hard links), and read back. */
+	snprintf(p1, sizeof(p1), "%s/0000/%08u_.eml", u->mbox, a[1].uid);
+	snprintf(p2, sizeof(p2), "%s/0000/%08u_.eml", u->mbox, a[2].uid);
+	assert_int_equal(stat(p1, &st1), 0);
+	assert_int_equal(stat(p2, &st2), 0);
+	assert_int_equal(st1.st_ino, st2.st_ino);
+	assert_int_equal(st1.st_size, 8);
+	assert_int_equal(tmp_count_files(u->dir, "tmp"), 0);
+	/* Another process sees the same. */
+	{
+		struct store_mbox *other = open_inbox(u);
+
+		assert_int_equal(store_mbox_count(other), 3);
+		store_mbox_close(&other);
+	}
+	free(src);
 	store_mbox_close(&mb);
 }
 
@@ -892,6 +1030,8 @@ main(void)
 		T(test_append_fails_cleanly),
 		T(test_expunge_many),
 		T(test_append_once),
+		T(test_append_keys_bounded),
+		T(test_append_many),
 		T(test_open_append_then_refresh),
 	};
 
