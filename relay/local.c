@@ -1,6 +1,11 @@
 /*
- * local: delivery of one queued message to one local user's INBOX,
- * through the server's hub so IMAP sessions hear of it at once.
+ * local: delivery of queued messages to local users' INBOXes, through the
+ * server's hub so IMAP sessions hear of them at once.
+ *
+ * A pass hands over every due local target of several messages at once;
+ * they are grouped by mailbox, and each mailbox takes its group in one
+ * store_mbox_append_many(): one lock, one durable status.json write (the
+ * uids and the once-keys), one fsync of the shard.
  */
 #include "relay/queue_env.h"
 #include "relay/queue_private.h"
@@ -21,99 +26,142 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The store's once-key of target i: "ID.i". */
-static void
-target_key(const struct queue_msgenv *e, size_t i, char *key, size_t len)
-{
-	snprintf(key, len, "%s.%zu", e->id, i);
-}
+/* Where one delivery goes, resolved on the loop. */
+struct dest {
+	size_t	 d;		/* index into the deliveries */
+	char	*dir;		/* the user's folder; NULL: failed already */
+};
 
-/* The user's folder and INBOX, or -1 with err. */
+
 static int
-inbox_of(const struct rmail_env *env, const char *addr, char *dir,
-    size_t dirlen, char *inbox, size_t inboxlen, char *err, size_t errlen)
+dest_cmp(const void *a, const void *b)
 {
-	const char *why;
+	const struct dest *x = a, *y = b;
+	int c = strcmp(x->dir, y->dir);
 
-	if (store_user_ensure(env->conf->data_dir, addr, dir, dirlen, err,
-	    errlen) == -1)
-		return -1;
-	if (store_name_to_dir("INBOX", inbox, inboxlen, &why) == -1) {
-		err_printf(err, errlen, "INBOX: %s", why);
-		return -1;
-	}
-	return 0;
+	/* Stable within a mailbox: the pass's order is the uid order. */
+	if (c != 0)
+		return c;
+	return x->d < y->d ? -1 : x->d > y->d;
 }
 
-enum queue_local_res
-queue_local_deliver(struct rmail_env *env, const struct queue_msgenv *e,
-    size_t i, const char *msg, size_t len, struct store_mbox **mb_r,
-    uint32_t *uid_r, char *err, size_t errlen)
+/* Deliver v[dests[0..n).d], all for the user folder dir, in one batch. */
+static void
+deliver_group(struct rmail_env *env, struct queue_delivery *v,
+    const struct dest *dests, size_t n, const char *inbox)
 {
-	const struct queue_target	*t = &e->t[i];
-	const struct user		*u;
+	const struct queue_target	*t = &v[dests[0].d].e->t[v[dests[0].d].i];
+	const struct user		*u = users_find(env->users, t->addr);
+	struct store_append		*a;
 	struct store_mbox		*mb;
-	char				 dir[PATH_MAX], inbox[STORE_DIRNAME_MAX];
-	char				 key[QUEUE_ID_MAX + 24], serr[512];
-	char				*hdr, *data;
-	size_t				 datalen;
-	bool				 dup = false;
-	int				 r;
+	char				 serr[512];
+	char				(*keys)[QUEUE_ID_MAX + 24];
+	const char			*dir = dests[0].dir;
 
-	*mb_r = NULL;
-	if ((u = users_find(env->users, t->addr)) == NULL) {
-		err_printf(err, errlen, "5.1.1 %s: no such user (not in the "
-		    "users file any more)", t->addr);
-		return QUEUE_LOCAL_PERM;
+	(void)store_hub_quota(env->hub, dir, u->quota_bytes, u->quota_messages);
+	mb = store_hub_open(env->hub, dir, inbox, serr, sizeof(serr));
+	if (mb == NULL && errno == ENOENT) {
+		/* A first delivery: make (or mend) the user's folder. */
+		char udir[PATH_MAX];
+
+		if (store_user_ensure(env->conf->data_dir, u->address, udir,
+		    sizeof(udir), serr, sizeof(serr)) == 0)
+			mb = store_hub_open(env->hub, dir, inbox, serr,
+			    sizeof(serr));
 	}
-	if (inbox_of(env, u->address, dir, sizeof(dir), inbox, sizeof(inbox),
-	    serr, sizeof(serr)) == -1) {
-		err_printf(err, errlen, "4.3.0 %s", serr);
-		return QUEUE_LOCAL_TEMP;
+	if (mb == NULL) {
+		for (size_t k = 0; k < n; k++) {
+			v[dests[k].d].res = QUEUE_LOCAL_TEMP;
+			err_printf(v[dests[k].d].err, sizeof(v->err), "4.3.0 %s",
+			    serr);
+		}
+		return;
 	}
-	/* The hub attaches the user's quota record to the handle. */
-	(void)store_hub_quota(env->hub, dir, u->quota_bytes,
-	    u->quota_messages);
-	if ((mb = store_hub_open(env->hub, dir, inbox, serr,
-	    sizeof(serr))) == NULL) {
-		err_printf(err, errlen, "4.3.0 %s", serr);
-		return QUEUE_LOCAL_TEMP;
+	a = xcalloc(n, sizeof(*a));
+	keys = xcalloc(n, sizeof(*keys));
+	for (size_t k = 0; k < n; k++) {
+		const struct queue_delivery *qd = &v[dests[k].d];
+
+		/* The store's once-key of target i: "ID.i". */
+		snprintf(keys[k], sizeof(keys[k]), "%s.%zu", qd->e->id, qd->i);
+		a[k].key = keys[k];
+		a[k].data = qd->data;
+		a[k].len = qd->len;
+		a[k].link_from = qd->link_from;
 	}
-	/* Trace headers first (RFC 5321 4.4); the message is CRLF already. */
-	hdr = xasprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n", e->from,
-	    t->addr);
-	data = store_crlf(hdr, msg, len, &datalen);
-	target_key(e, i, key, sizeof(key));
-	r = store_mbox_append_once(mb, key, data, datalen, 0, NULL, uid_r,
-	    &dup, serr, sizeof(serr));
-	if (r == -1) {
+	serr[0] = '\0';
+	(void)store_mbox_append_many(mb, a, n, serr, sizeof(serr));
+	for (size_t k = 0; k < n; k++) {
+		struct queue_delivery *qd = &v[dests[k].d];
+
+		if (a[k].error == 0) {
+			qd->res = QUEUE_LOCAL_OK;
+			qd->uid = a[k].uid;
+			qd->dup = a[k].dup;
+			if (qd->dup)
+				log_info("queue", 0, NULL, "event=duplicate-"
+				    "skipped id=%s to=%s uid=%u", qd->e->id,
+				    log_q(qd->e->t[qd->i].addr),
+				    (unsigned)qd->uid);
+			continue;
+		}
 		/* Over quota, disk full, a store error: all temporary. */
-		err_printf(err, errlen, "%s %s", errno == EDQUOT ?
-		    "4.2.2 mailbox full:" : "4.3.0", serr);
-	} else if (dup)
-		log_info("queue", 0, NULL, "event=duplicate-skipped id=%s to=%s "
-		    "uid=%u", e->id, log_q(t->addr), (unsigned)*uid_r);
-	free(data);
-	free(hdr);
-	if (r == -1) {
-		store_hub_release(env->hub, &mb);
-		return QUEUE_LOCAL_TEMP;
+		qd->res = QUEUE_LOCAL_TEMP;
+		if (a[k].error == EDQUOT)
+			err_printf(qd->err, sizeof(qd->err), "4.2.2 mailbox "
+			    "full: %s is over quota", u->address);
+		else
+			err_printf(qd->err, sizeof(qd->err), "4.3.0 %s",
+			    serr[0] != '\0' ? serr : strerror(a[k].error));
 	}
-	*mb_r = mb;
-	return QUEUE_LOCAL_OK;
+	free(keys);
+	free(a);
+	store_hub_release(env->hub, &mb);
 }
 
 void
-queue_local_done(struct rmail_env *env, const struct queue_msgenv *e,
-    size_t i, struct store_mbox **mbp, bool forget)
+queue_local_deliver_many(struct rmail_env *env, struct queue_delivery *v,
+    size_t n)
 {
-	char key[QUEUE_ID_MAX + 24];
+	struct dest	*dests = xcalloc(n ? n : 1, sizeof(*dests));
+	char		 dir[PATH_MAX], inbox[STORE_DIRNAME_MAX];
+	size_t		 nd = 0, k, j;
 
-	if (*mbp == NULL)
-		return;
-	target_key(e, i, key, sizeof(key));
-	if (forget && store_mbox_forget_key(*mbp, key) == -1)
-		log_warn("queue", 0, NULL, "event=forget-key-failed id=%s to=%s "
-		    "err=%s", e->id, log_q(e->t[i].addr), log_q(strerror(errno)));
-	store_hub_release(env->hub, mbp);
+	for (k = 0; k < n; k++) {
+		struct queue_delivery	*qd = &v[k];
+		const struct user	*u;
+
+		qd->res = QUEUE_LOCAL_TEMP;
+		qd->uid = 0;
+		qd->dup = false;
+		qd->err[0] = '\0';
+		u = users_find(env->users, qd->e->t[qd->i].addr);
+		if (u == NULL) {
+			qd->res = QUEUE_LOCAL_PERM;
+			err_printf(qd->err, sizeof(qd->err), "5.1.1 %s: no "
+			    "such user (not in the users file any more)",
+			    qd->e->t[qd->i].addr);
+			continue;
+		}
+		if (store_user_dir(env->conf->data_dir, u->address, dir,
+		    sizeof(dir)) == -1) {
+			err_printf(qd->err, sizeof(qd->err), "4.3.0 %s: %s",
+			    u->address, strerror(errno));
+			continue;
+		}
+		dests[nd].d = k;
+		dests[nd++].dir = xstrdup(dir);
+	}
+	/* Every INBOX is named the same: the user folder tells them apart. */
+	(void)store_name_to_dir("INBOX", inbox, sizeof(inbox), NULL);
+	qsort(dests, nd, sizeof(*dests), dest_cmp);
+	for (k = 0; k < nd; k = j) {
+		for (j = k + 1; j < nd && strcmp(dests[j].dir,
+		    dests[k].dir) == 0; j++)
+			;
+		deliver_group(env, v, &dests[k], j - k, inbox);
+	}
+	for (k = 0; k < nd; k++)
+		free(dests[k].dir);
+	free(dests);
 }

@@ -37,8 +37,15 @@
 
 #include <ev.h>
 
-/* Messages attempted per timer callback. */
+/* Messages attempted per pass (timer callback), and copies to stop at. */
 #define QUEUE_BATCH		64
+#define QUEUE_PASS_COPIES	256
+/*
+ * A new message waits this long (seconds) for company: one pass then
+ * delivers all that came meanwhile, and each mailbox takes them under one
+ * lock and one status.json write, instead of one pass per message.
+ */
+#define QUEUE_COALESCE		0.050
 /* Retry delays of a temporary failure: 1 min, doubling, at most 1 h. */
 #define QUEUE_RETRY_MIN		60
 #define QUEUE_RETRY_MAX		3600
@@ -184,7 +191,7 @@ remove_files(const char *qdir, const char *id)
 		    "err=%s", log_q(env), log_q(strerror(errno)));
 		goto out;
 	}
-	/* Durable before the store's once-keys may go (see attempt()). */
+	/* Durable before the message file goes. */
 	if (fsio_fsync_dir(d) == -1) {
 		log_error("queue", 0, NULL, "event=io-error op=fsync path=%s "
 		    "err=%s", log_q(d), log_q(strerror(errno)));
@@ -201,7 +208,22 @@ out:
 	return rv;
 }
 
-/* --- one attempt ------------------------------------------------------ */
+/* --- a delivery pass --------------------------------------------------- */
+
+/* One message of a pass. */
+struct pmsg {
+	char			 id[QUEUE_ID_MAX];
+	struct queue_msgenv	 e;
+	bool			 loaded;	/* e is valid, and the message
+						 * is there */
+	char			*link;		/* msg/ID: what local copies
+						 * link to (local_head set) */
+	char			*data;		/* or the bytes to write */
+	size_t			 datalen;
+	size_t			 ntried;
+	double			 next;		/* its entry's next due time */
+	bool			 gone;		/* left the queue */
+};
 
 static void
 set_error(struct queue_target *t, const char *err)
@@ -235,154 +257,265 @@ log_result(const struct queue_msgenv *e, const struct queue_target *t,
 }
 
 /*
- * Attempt every due local target of message ent. Returns true when the
- * message left the queue (or was found gone) and ent must be dropped.
- *
- * Order, for "never twice" (DESIGN.md "The queue"): each append records
- * its once-key in the store; the envelope then records every result of
- * the pass in one atomic rewrite (or, when nothing is left to do, is
- * removed durably); only then are the keys dropped. A crash anywhere
- * before that finds either the target done or the key that makes the
- * next append a no-op.
+ * Read the envelope of p->id and find its message: linked as it is when
+ * queue_submit() wrote it (local_head), else read and given its
+ * Return-Path and CRLF here (an envelope made by hand). 0 when there is
+ * something to do, else -1 with p->gone (it left the queue) or p->next.
  */
-static bool
-attempt(struct queue *q, struct qent *ent)
+static int
+load(struct queue *q, struct pmsg *p, time_t now)
 {
-	struct queue_msgenv	  e;
-	struct store_mbox	**mbs = NULL;
-	signed char		 *res = NULL;	/* per target: -1 not tried */
-	char			 *mpath, *msg = NULL, err[1024];
-	size_t			  len, ntried = 0;
-	time_t			  now = time(NULL);
-	double			  next = INFINITY;
-	bool			  waiting = false, gone = false, saved = false;
+	char		 err[1024], *mpath, *msg = NULL, *hdr;
+	struct stat	 st;
+	size_t		 len;
+	int		 serr;
 
-	if (queue_msgenv_load(q->dir, ent->id, &e, err, sizeof(err)) == -1) {
+	if (queue_msgenv_load(q->dir, p->id, &p->e, err, sizeof(err)) == -1) {
 		if (errno == ENOENT) {
 			/* Deleted by `rmail queue delete` or an admin. */
-			log_info("queue", 0, NULL, "event=gone id=%s", ent->id);
-			return true;
+			log_info("queue", 0, NULL, "event=gone id=%s", p->id);
+			p->gone = true;
+			return -1;
 		}
 		log_error("queue", 0, NULL, "event=bad-envelope id=%s err=%s",
-		    ent->id, log_q(err));
-		ent->due = (double)now + QUEUE_RETRY_MAX;
-		return false;
+		    p->id, log_q(err));
+		p->next = (double)now + QUEUE_RETRY_MAX;
+		return -1;
 	}
-	mpath = queue_msg_path(q->dir, ent->id);
-	msg = fsio_read_file(mpath, SIZE_MAX, &len);
-	if (msg == NULL) {
-		int serr = errno;
-
-		log_error("queue", 0, NULL, "event=io-error op=read path=%s "
-		    "err=%s", log_q(mpath), log_q(strerror(serr)));
-		free(mpath);
-		queue_msgenv_clear(&e);
-		if (serr == ENOENT) {
-			/* Nothing left to deliver: the envelope is an orphan. */
-			(void)remove_files(q->dir, ent->id);
-			return true;
+	mpath = queue_msg_path(q->dir, p->id);
+	if (p->e.local_head > 0 ? stat(mpath, &st) == 0 :
+	    (msg = fsio_read_file(mpath, SIZE_MAX, &len)) != NULL) {
+		p->loaded = true;
+		if (msg == NULL) {
+			p->link = mpath;
+			return 0;
 		}
-		ent->due = (double)now + QUEUE_RETRY_MIN;
-		return false;
+		hdr = xasprintf("Return-Path: <%s>\r\n", p->e.from);
+		p->data = store_crlf(hdr, msg, len, &p->datalen);
+		free(hdr);
+		free(msg);
+		free(mpath);
+		return 0;
 	}
+	serr = errno;
+	log_error("queue", 0, NULL, "event=io-error op=read path=%s err=%s",
+	    log_q(mpath), log_q(strerror(serr)));
 	free(mpath);
+	if (serr == ENOENT) {
+		/* Nothing left to deliver: the envelope is an orphan. */
+		p->gone = remove_files(q->dir, p->id) == 0;
+		if (!p->gone)
+			p->next = (double)now + QUEUE_RETRY_MIN;
+		return -1;
+	}
+	p->next = (double)now + QUEUE_RETRY_MIN;
+	return -1;
+}
 
-	mbs = xcalloc(e.n, sizeof(*mbs));
-	res = xmalloc(e.n);
-	memset(res, -1, e.n);
-	for (size_t i = 0; i < e.n && !q->env->stopping; i++) {
-		struct queue_target *t = &e.t[i];
-		enum queue_local_res r;
-		uint32_t uid = 0;
+/* Is target i of p due in this pass? */
+static bool
+due(const struct pmsg *p, size_t i, bool forced, time_t now)
+{
+	const struct queue_target *t = &p->e.t[i];
 
-		if (!t->local || t->state != QUEUE_T_PENDING)
-			continue;
-		if (!ent->forced && t->next_try > now)
-			continue;
-		r = queue_local_deliver(q->env, &e, i, msg, len, &mbs[i], &uid,
-		    err, sizeof(err));
-		res[i] = (signed char)r;
-		ntried++;
-		switch (r) {
+	return t->local && t->state == QUEUE_T_PENDING &&
+	    (forced || t->next_try <= now);
+}
+
+/* Fold delivery results into the envelope of their message. */
+static void
+apply(struct queue_delivery *v, size_t n, struct pmsg *msgs, size_t nmsgs,
+    time_t now)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct pmsg *p = NULL;
+		struct queue_target *t;
+
+		for (size_t m = 0; m < nmsgs && p == NULL; m++)
+			if (&msgs[m].e == v[k].e)
+				p = &msgs[m];
+		t = &p->e.t[v[k].i];
+		p->ntried++;
+		switch (v[k].res) {
 		case QUEUE_LOCAL_OK:
 			t->state = QUEUE_T_DONE;
-			t->uid = uid;
+			t->uid = v[k].uid;
 			FREE_NULL(t->last_error);
 			break;
 		case QUEUE_LOCAL_TEMP:
 			t->attempts++;
 			t->next_try = now + retry_delay(t->attempts);
-			set_error(t, err);
+			set_error(t, v[k].err);
 			break;
 		case QUEUE_LOCAL_PERM:
 			t->attempts++;
 			t->state = QUEUE_T_FAILED;
-			set_error(t, err);
+			set_error(t, v[k].err);
 			break;
 		}
 	}
-	ent->forced = false;
+}
 
-	for (size_t i = 0; i < e.n; i++) {
-		const struct queue_target *t = &e.t[i];
+/*
+ * Record the pass: an envelope with nothing left to do is removed (which
+ * records every result at once), the others rewritten when something was
+ * tried. Removals share one fsync of env/; the message files go only
+ * once that is done (the store keeps its links to them).
+ */
+static void
+record(struct queue *q, struct pmsg *msgs, size_t n, time_t now)
+{
+	char	*d = xasprintf("%s/" QUEUE_ENVDIR, q->dir);
+	bool	*removing = xcalloc(n ? n : 1, sizeof(*removing)), any = false;
 
-		if (t->state != QUEUE_T_PENDING)
+	for (size_t m = 0; m < n; m++) {
+		struct pmsg *p = &msgs[m];
+		bool waiting = false;
+
+		if (!p->loaded)
 			continue;
-		waiting = true;
-		if (t->local && (double)t->next_try < next)
-			next = (double)t->next_try;
-	}
-	/* Finished: removing the envelope records every result at once. */
-	if (!waiting && remove_files(q->dir, e.id) == 0)
-		gone = saved = true;
-	else if (ntried > 0) {
-		if (queue_msgenv_save(q->dir, &e) == 0)
-			saved = true;
-		else {
-			log_error("queue", 0, NULL, "event=io-error op=write "
-			    "id=%s err=%s", e.id, log_q(strerror(errno)));
-			next = (double)now + QUEUE_RETRY_MIN;
+		p->next = INFINITY;
+		for (size_t i = 0; i < p->e.n; i++) {
+			const struct queue_target *t = &p->e.t[i];
+
+			if (t->state != QUEUE_T_PENDING)
+				continue;
+			waiting = true;
+			if (t->local && (double)t->next_try < p->next)
+				p->next = (double)t->next_try;
 		}
-	} else if (!waiting)
-		next = (double)now + QUEUE_RETRY_MIN;	/* remove failed */
-	for (size_t i = 0; i < e.n; i++) {
-		if (res[i] == -1)
-			continue;
-		log_result(&e, &e.t[i], (enum queue_local_res)res[i], now);
-		/* A key outliving a failed envelope write keeps us honest. */
-		queue_local_done(q->env, &e, i, &mbs[i], saved);
+		if (!waiting) {
+			char *env = queue_env_path(q->dir, p->id);
+
+			if (unlink(env) == 0 || errno == ENOENT)
+				removing[m] = any = true;
+			else {
+				log_error("queue", 0, NULL, "event=io-error "
+				    "op=unlink path=%s err=%s", log_q(env),
+				    log_q(strerror(errno)));
+				p->next = (double)now + QUEUE_RETRY_MIN;
+			}
+			free(env);
+		} else if (p->ntried > 0 && queue_msgenv_save(q->dir,
+		    &p->e) == -1) {
+			log_error("queue", 0, NULL, "event=io-error op=write "
+			    "id=%s err=%s", p->id, log_q(strerror(errno)));
+			p->next = (double)now + QUEUE_RETRY_MIN;
+		}
 	}
-	if (gone)
-		log_info("queue", 0, NULL, "event=removed id=%s", e.id);
-	ent->due = next;
-	free(res);
-	free(mbs);
-	free(msg);
-	queue_msgenv_clear(&e);
-	return gone;
+	if (any && fsio_fsync_dir(d) == -1) {
+		/* The envelopes may come back after a crash: the store's
+		 * once-keys make that harmless. Keep the messages. */
+		log_error("queue", 0, NULL, "event=io-error op=fsync path=%s "
+		    "err=%s", log_q(d), log_q(strerror(errno)));
+		memset(removing, 0, n * sizeof(*removing));
+	}
+	for (size_t m = 0; m < n; m++) {
+		struct pmsg *p = &msgs[m];
+
+		if (!p->loaded || !removing[m])
+			continue;
+		p->gone = true;
+		{
+			char *mp = queue_msg_path(q->dir, p->id);
+
+			if (unlink(mp) == -1 && errno != ENOENT)
+				log_warn("queue", 0, NULL, "event=io-error "
+				    "op=unlink path=%s err=%s", log_q(mp),
+				    log_q(strerror(errno)));
+			free(mp);
+		}
+	}
+	free(removing);
+	free(d);
+}
+
+/*
+ * One pass over the due messages, at most QUEUE_BATCH of them and about
+ * QUEUE_PASS_COPIES copies, so the loop is never held for long.
+ *
+ * Order, for "never twice" (DESIGN.md "The queue"): each append records
+ * its once-key in the store with its uid; the envelope then records every
+ * result of the pass (rewritten, or removed durably when nothing is left
+ * to do). A crash in between finds the key, and the next append of that
+ * target is a no-op. The keys are never removed: a mailbox keeps its most
+ * recent ones, far more than one pass makes.
+ */
+static void
+pass(struct queue *q)
+{
+	struct pmsg		*msgs;
+	struct queue_delivery	*v = NULL;
+	size_t			 nmsgs = 0, nv = 0, capv = 0, copies = 0;
+	time_t			 now = time(NULL);
+	double			 evnow = ev_now(q->env->loop);
+
+	msgs = xcalloc(QUEUE_BATCH, sizeof(*msgs));
+	for (size_t k = 0; k < q->n && nmsgs < QUEUE_BATCH &&
+	    copies < QUEUE_PASS_COPIES && !q->env->stopping; k++) {
+		struct qent	*ent = &q->v[k];
+		struct pmsg	*p;
+
+		if (ent->due > evnow + QUEUE_COALESCE)
+			continue;
+		p = &msgs[nmsgs++];
+		snprintf(p->id, sizeof(p->id), "%s", ent->id);
+		p->next = INFINITY;
+		if (load(q, p, now) == -1)
+			continue;
+		for (size_t i = 0; i < p->e.n; i++) {
+			if (!due(p, i, ent->forced, now))
+				continue;
+			if (nv == capv) {
+				capv = capv ? capv * 2 : 64;
+				v = xrealloc(v, capv * sizeof(*v));
+			}
+			memset(&v[nv], 0, sizeof(v[nv]));
+			v[nv].e = &p->e;
+			v[nv].i = i;
+			v[nv].data = p->data;
+			v[nv].len = p->datalen;
+			v[nv++].link_from = p->link;
+			copies++;
+		}
+	}
+	queue_local_deliver_many(q->env, v, nv);
+	apply(v, nv, msgs, nmsgs, now);
+	record(q, msgs, nmsgs, now);
+	for (size_t k = 0; k < nv; k++) {
+		const struct queue_target *t = &v[k].e->t[v[k].i];
+
+		log_result(v[k].e, t, v[k].res, now);
+	}
+	for (size_t m = 0; m < nmsgs; m++) {
+		struct pmsg	*p = &msgs[m];
+		struct qent	*ent = find_ent(q, p->id);
+
+		if (p->gone && p->loaded)
+			log_info("queue", 0, NULL, "event=removed id=%s", p->id);
+		if (ent != NULL) {
+			ent->forced = false;
+			if (p->gone)
+				drop_ent(q, ent);
+			else
+				ent->due = p->next;
+		}
+		free(p->link);
+		free(p->data);
+		queue_msgenv_clear(&p->e);
+	}
+	free(v);
+	free(msgs);
 }
 
 static void
 timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct queue	*q = w->data;
-	double		 now = ev_now(loop);
-	size_t		 done = 0, i = 0;
+	struct queue *q = w->data;
 
+	(void)loop;
 	(void)revents;
-	while (i < q->n && done < QUEUE_BATCH && !q->env->stopping) {
-		struct qent *ent = &q->v[i];
-
-		if (ent->due > now) {
-			i++;
-			continue;
-		}
-		done++;
-		if (attempt(q, ent))
-			drop_ent(q, ent);
-		else
-			i++;
-	}
+	pass(q);
 	schedule(q);
 }
 
@@ -604,6 +737,7 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	struct queue_msgenv	 e;
 	char			 id[QUEUE_ID_MAX];
 	char			*tmp = NULL, *mpath = NULL, *epath = NULL, *d;
+	char			*head = NULL;
 	const char		*op = "write";
 	int			 fd = -1, saved;
 	bool			 renamed = false;
@@ -628,11 +762,17 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	mpath = queue_msg_path(q->dir, id);
 	epath = queue_env_path(q->dir, id);
 
-	/* The message: tmp, fsync, rename, fsync msg/. */
+	/*
+	 * The message: tmp, fsync, rename, fsync msg/. It starts with the
+	 * Return-Path that local copies keep (the relay skips it), so a
+	 * local delivery is a hard link: no copy, one inode for all.
+	 */
+	head = xasprintf("Return-Path: <%s>\r\n", env->mail_from);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) == -1)
 		goto fail;
-	if (fsio_write_all(fd, data, len) == -1)
+	if (fsio_write_all(fd, head, strlen(head)) == -1 ||
+	    fsio_write_all(fd, data, len) == -1)
 		goto fail;
 	op = "fsync";
 	if (fsync(fd) == -1)
@@ -663,7 +803,8 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	e.helo = clean_text(env->helo);
 	e.auth_user = clean_text(env->auth_user);
 	e.smtputf8 = env->smtputf8;
-	e.size = len;
+	e.local_head = strlen(head);
+	e.size = e.local_head + len;
 	e.n = env->targets->n;
 	e.t = xcalloc(e.n, sizeof(*e.t));
 	for (size_t i = 0; i < e.n; i++) {
@@ -678,9 +819,11 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	snprintf(id_r, QUEUE_ID_MAX, "%s", id);
 	log_info("queue", 0, env->client_ip, "event=queued id=%s from=%s "
 	    "size=%zu nrcpt=%zu", id, log_q(e.from), len, e.n);
-	add_ent(q, id, ev_now(q->env->loop));
+	/* Not at once: a pass takes what arrives meanwhile too. */
+	add_ent(q, id, ev_now(q->env->loop) + QUEUE_COALESCE);
 	schedule(q);
 	queue_msgenv_clear(&e);
+	free(head);
 	free(tmp);
 	free(mpath);
 	free(epath);
@@ -699,6 +842,7 @@ fail:
 		(void)unlink(mpath);
 	}
 	queue_msgenv_clear(&e);
+	free(head);
 	free(tmp);
 	free(mpath);
 	free(epath);

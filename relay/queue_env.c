@@ -242,9 +242,15 @@ queue_msgenv_parse(const char *text, size_t len, const char *expect_id,
 	    get_str(root, "auth_user", false, &e->auth_user, err, errlen) == -1 ||
 	    get_bool(root, "smtputf8", false, &e->smtputf8, err, errlen) == -1 ||
 	    get_uint(root, "size", UINT64_MAX >> 1, &e->size, err, errlen) == -1 ||
+	    get_uint(root, "local_head", UINT64_MAX >> 1, &e->local_head, err,
+	    errlen) == -1 ||
 	    get_uint(root, "received", INT64_MAX, &u, err, errlen) == -1)
 		goto fail;
 	e->received = (time_t)u;
+	if (e->local_head > e->size) {
+		err_printf(err, errlen, "local_head: more than size");
+		goto fail;
+	}
 	arr = json_object_get(root, "targets");
 	if (!json_is_array(arr) || json_array_size(arr) == 0 ||
 	    json_array_size(arr) > QUEUE_TARGETS_MAX) {
@@ -340,6 +346,8 @@ queue_msgenv_dump(const struct queue_msgenv *e, size_t *len_r)
 	json_object_set_new(root, "auth_user", str_or_null(e->auth_user));
 	json_object_set_new(root, "smtputf8", json_boolean(e->smtputf8));
 	json_object_set_new(root, "size", json_integer((json_int_t)e->size));
+	json_object_set_new(root, "local_head",
+	    json_integer((json_int_t)e->local_head));
 	json_object_set_new(root, "targets", arr);
 	text = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
 	json_decref(root);

@@ -6,6 +6,7 @@
  *	{"version": 1, "id": "ID", "from": "a@b" or "", "received": UNIX_TS,
  *	 "client_ip": "..." or null, "helo": "..." or null,
  *	 "auth_user": "..." or null, "smtputf8": false, "size": N,
+ *	 "local_head": N,
  *	 "targets": [{"addr": "...", "local": true,
  *	              "state": "pending" | "done" | "failed",
  *	              "attempts": N, "next_try": UNIX_TS,
@@ -60,6 +61,14 @@ struct queue_msgenv {
 	char			*auth_user;	/* NULL unless submission */
 	bool			 smtputf8;
 	uint64_t		 size;		/* bytes of msg/ID */
+	/*
+	 * msg/ID starts with this many bytes of Return-Path line that only
+	 * local delivery keeps (RFC 5321 4.4); the relay sends what follows.
+	 * Set by queue_submit(), which also guarantees CRLF line ends, so a
+	 * local copy is a hard link to msg/ID. 0 (a hand-made envelope):
+	 * local delivery writes Return-Path and CRLF itself.
+	 */
+	uint64_t		 local_head;
 	struct queue_target	*t;
 	size_t			 n;
 };

@@ -10,7 +10,6 @@
 
 struct rmail_env;
 struct queue_msgenv;
-struct store_mbox;
 
 enum queue_local_res {
 	QUEUE_LOCAL_OK,		/* stored (or was already: idempotent) */
@@ -18,26 +17,30 @@ enum queue_local_res {
 	QUEUE_LOCAL_PERM,	/* never will work (the user is gone) */
 };
 
-/*
- * Deliver target i (local) of envelope e: msg (len bytes, CRLF) with
- * Return-Path and Delivered-To prepended into the user's INBOX, at most
- * once per (e->id, i) (store_mbox_append_once(), key "ID.i"). On OK,
- * *uid_r is set and *mb_r holds the INBOX handle until
- * queue_local_done(); otherwise *mb_r is NULL and err says why.
- */
-enum queue_local_res queue_local_deliver(struct rmail_env *env,
-	    const struct queue_msgenv *e, size_t i, const char *msg,
-	    size_t len, struct store_mbox **mb_r, uint32_t *uid_r, char *err,
-	    size_t errlen);
+/* One local target of one message in a delivery pass. */
+struct queue_delivery {
+	/* In. */
+	const struct queue_msgenv *e;
+	size_t		 i;		/* the target: e->t[i] */
+	const char	*data;		/* the bytes to store (CRLF, trace
+					 * headers first) */
+	size_t		 len;
+	const char	*link_from;	/* NULL, or a durable file with data */
+	/* Out. */
+	enum queue_local_res res;
+	uint32_t	 uid;		/* OK: the INBOX uid */
+	bool		 dup;		/* OK: stored by an earlier attempt */
+	char		 err[512];	/* TEMP, PERM: why, status code first */
+};
 
 /*
- * Release the handle from queue_local_deliver(); with forget, first drop
- * the store's once-key of target i (only once the envelope recorded the
- * delivery). A failure to forget is only logged: the key is harmless.
+ * Deliver each of v[0..n) into its user's INBOX through the hub, at most
+ * once per (e->id, i) (store once-key "ID.i"), grouped so that each
+ * mailbox takes its share in one store_mbox_append_many() in array
+ * order. Every entry gets its res (and uid or err).
  */
-void	 queue_local_done(struct rmail_env *env,
-	    const struct queue_msgenv *e, size_t i, struct store_mbox **mbp,
-	    bool forget);
+void	 queue_local_deliver_many(struct rmail_env *env,
+	    struct queue_delivery *v, size_t n);
 
 /* Is s (n bytes) well-formed UTF-8? */
 bool	 queue_utf8_valid(const char *s, size_t n);
