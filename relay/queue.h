@@ -9,12 +9,14 @@
  *			atomically (fsio_write_atomic) on every change
  *	    tmp/	files being written; emptied at start
  *
- * queue_submit() writes msg/ID and env/ID.json, fsyncs both and the
- * folders, and only then returns: the caller's 250 names ID. Delivery then
- * runs on the loop: each local target is appended to its user's INBOX
- * through the hub (Return-Path and Delivered-To prepended), idempotently
- * per (ID, target) (store_mbox_append_once()), so a crash between the
- * append and the envelope update never stores a message twice. Remote
+ * queue_submit() writes msg/ID (Return-Path first: see local_head in
+ * relay/queue_env.h) and env/ID.json, fsyncs both and the folders, and
+ * only then returns: the caller's 250 names ID. Delivery then runs on the
+ * loop, in passes that take what arrived within QUEUE_COALESCE: each local
+ * target gets a hard link to msg/ID in its user's INBOX through the hub,
+ * grouped per mailbox (store_mbox_append_many()), idempotently per (ID,
+ * target) (once-key "ID.i"), so a crash between the append and the
+ * envelope update never stores a message twice. Remote
  * targets wait for the relay (its own issue) and are listed by
  * `rmail queue list`. A message leaves the queue when every target is done.
  * Temporary failures (over quota, disk full, a store error) are retried
