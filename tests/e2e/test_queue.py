@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import smtplib
+import subprocess
 import time
 import unittest
 
@@ -326,6 +327,40 @@ class QueueViaSmtp(QueueFiles, unittest.TestCase):
             b"Return-Path: <sender@remote.test>\r\nReceived: "))
         self.inst.stop()
 
+    def test_local_copies_are_one_file(self):
+        """Two local recipients: both INBOXes hold the same inode (a hard
+        link of the queued file), with the same bytes."""
+        other = "bob@" + DOMAIN
+        r = self.inst.cli("user", "add", other, "--password-stdin",
+                          input="bob-password-1\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with smtplib.SMTP("127.0.0.1", self.inst.ports["smtp"],
+                          local_hostname="client.test",
+                          timeout=10 * SLOW) as s:
+            refused = s.sendmail("sender@remote.test", [ADMIN, other],
+                                 b"Subject: both\r\n\r\nbody\r\n")
+        self.assertEqual(refused, {})
+        self.assertEqual(len(self.wait_inbox(1)), 1)
+        paths = []
+        for local in ("admin", "bob"):
+            box = os.path.join(self.inst.data_dir, "mail", DOMAIN, local,
+                               "mailboxes", "INBOX", "0000")
+            deadline = time.monotonic() + 5 * SLOW
+            while time.monotonic() < deadline and not (
+                    os.path.isdir(box) and os.listdir(box)):
+                time.sleep(0.05)
+            names = [n for n in os.listdir(box) if n.endswith(".eml")]
+            self.assertEqual(len(names), 1, names)
+            paths.append(os.path.join(box, names[0]))
+        a, b = (os.stat(p) for p in paths)
+        self.assertEqual((a.st_dev, a.st_ino), (b.st_dev, b.st_ino))
+        with open(paths[0], "rb") as f:
+            data = f.read()
+        self.assertTrue(data.startswith(
+            b"Return-Path: <sender@remote.test>\r\nReceived: "), data)
+        self.assertNotIn(b"Delivered-To:", data)
+        self.assertTrue(data.endswith(b"Subject: both\r\n\r\nbody\r\n"))
+
     def test_kill9_after_250_no_loss_no_duplicate(self):
         ids = self.send(self.N, "burst")
         self.assertEqual(len(set(ids)), self.N)
@@ -346,6 +381,76 @@ class QueueViaSmtp(QueueFiles, unittest.TestCase):
         self.assertEqual(os.listdir(os.path.join(self.qdir(), "env")), [])
         self.assertEqual(os.listdir(os.path.join(self.qdir(), "msg")), [])
         self.inst.stop()
+
+
+class QueueDiskFull(QueueFiles, unittest.TestCase):
+    """DATA/queue on its own small file system (a tmpfs; needs root, as
+    `make test` runs): a full disk is 452 4.3.1 with nothing left behind
+    and the server still serving; once there is room the message goes
+    through, and is copied into the store, since a hard link cannot cross
+    file systems."""
+
+    def setUp(self):
+        self.inst = Instance()
+        self.addCleanup(self.inst.cleanup)
+        q = self.qdir()
+        os.makedirs(q, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k",
+                            "tmpfs", q], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs: " + r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", q])
+        st = os.stat(self.inst.data_dir)
+        os.chown(q, st.st_uid, st.st_gid)
+        os.chmod(q, 0o700)
+        self.inst.start()
+
+    def tearDown(self):
+        self.inst.close_clients()
+        self.inst.stop()
+
+    def fill(self):
+        path = os.path.join(self.qdir(), "filler")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        return path
+
+    def test_full_disk_452_then_delivered(self):
+        filler = self.fill()
+        body = b"Subject: full\r\n\r\n" + b"y" * 20000 + b"\r\n"
+        with smtplib.SMTP("127.0.0.1", self.inst.ports["smtp"],
+                          local_hostname="client.test",
+                          timeout=10 * SLOW) as s:
+            s.ehlo()
+            code, reply = s.mail("sender@remote.test")
+            self.assertEqual(code, 250, reply)
+            code, reply = s.rcpt(ADMIN)
+            self.assertEqual(code, 250, reply)
+            code, reply = s.data(body)
+            self.assertEqual(code, 452, reply)
+            self.assertIn(b"4.3.1", reply)
+            # Nothing half-written is left in the queue.
+            for sub in ("msg", "env", "tmp"):
+                self.assertEqual(
+                    os.listdir(os.path.join(self.qdir(), sub)), [], sub)
+            # Room again: the same session goes on.
+            os.unlink(filler)
+            s.rset()
+            s.mail("sender@remote.test")
+            self.assertEqual(s.rcpt(ADMIN)[0], 250)
+            code, reply = s.data(body)
+            self.assertEqual(code, 250, reply)
+        msgs = self.wait_inbox(1)
+        self.assertEqual(len(msgs), 1)
+        self.assertTrue(msgs[0].startswith(
+            b"Return-Path: <sender@remote.test>\r\nReceived: "))
+        self.assertTrue(msgs[0].endswith(body))
 
 
 if __name__ == "__main__":
