@@ -290,6 +290,10 @@ server_free(struct server *srv)
 {
 	struct ev_loop *loop = srv->env.loop;
 
+	/* First: drain_cb reads the listeners, and the loop runs again below
+	 * (password checks still on the pool when the grace period ended). */
+	ev_timer_stop(loop, &srv->grace);
+	ev_timer_stop(loop, &srv->drain);
 	if (srv->pidfile[0] != '\0')
 		unlink(srv->pidfile);
 	listeners_free(&srv->listeners);
@@ -318,8 +322,6 @@ server_free(struct server *srv)
 	ev_signal_stop(loop, &srv->sigint);
 	ev_signal_stop(loop, &srv->sighup);
 	ev_signal_stop(loop, &srv->sigusr1);
-	ev_timer_stop(loop, &srv->grace);
-	ev_timer_stop(loop, &srv->drain);
 	ev_loop_destroy(loop);
 }
 

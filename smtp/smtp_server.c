@@ -171,6 +171,10 @@ smtp_on_timeout(struct conn *c, void *ctx)
 {
 	struct smtp_session *s = ctx;
 
+	/* An AUTH answer held back by the throttle would never be sent now;
+	 * its timer must not keep the session alive past the close (at exit,
+	 * nothing would ever run it). */
+	smtp_auth_cancel(s);
 	conn_reply(s->conn, "421 4.4.2 %s Timeout exceeded, closing connection",
 	    smtp_hostname(s));
 	conn_close(c, CONN_CLOSE_FLUSH, "timeout");

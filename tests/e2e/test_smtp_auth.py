@@ -5,6 +5,9 @@ failed AUTH."""
 
 import base64
 import concurrent.futures
+import json
+import os
+import signal
 import subprocess
 import time
 import unittest
@@ -214,6 +217,104 @@ class SharedThrottle(ServerTest):
                 self.assertTrue(c.read_until_closed(timeout=5 * harness.SLOW)[1])
         for p in pending:
             p.close()
+
+
+class AuthAtShutdown(ServerTest):
+    """SIGTERM while password checks run on the worker pool: each client
+    gets 421 4.3.2 and no answer to its AUTH, the checks finish (their
+    sessions hold conn references until then), the server exits 0, and
+    nothing leaks (under ASan, LeakSanitizer reports at exit fail)."""
+    autostart = False
+
+    def add_slow_user(self, address, iterations):
+        """A user whose hash takes `iterations` PBKDF2 rounds to check;
+        random salt and key, so every password is wrong."""
+        path = self.inst.load_config()["users_file"]
+        if not os.path.isabs(path):
+            path = os.path.join(os.path.dirname(self.inst.config), path)
+        with open(path) as f:
+            doc = json.load(f)
+        doc["users"].append({"address": address, "password": "$pbkdf2-sha256$%d$%s$%s" % (
+            iterations, base64.b64encode(os.urandom(16)).decode(),
+            base64.b64encode(os.urandom(32)).decode())})
+        with open(path, "w") as f:
+            json.dump(doc, f)
+
+    def auth_then_sigterm(self, user, n):
+        clients = []
+        for _ in range(n):
+            c, _ = greet(self, self.inst, "submissions")
+            clients.append(c)
+        since = self.inst.log_size()
+        for c in clients:
+            c.sendline("AUTH PLAIN " + plain(user, "wrong"))
+        time.sleep(0.1 * harness.SLOW)     # the server has read them
+        self.inst.signal(signal.SIGTERM)
+        for c in clients:
+            out, closed = c.read_until_closed(timeout=10 * harness.SLOW)
+            self.assertTrue(closed, out)
+            self.assertTrue(out.startswith("421 4.3.2 "), out)
+            self.assertNotIn("535", out)
+            c.close()
+        rc = self.inst.wait(30 * harness.SLOW)
+        log = self.inst.log_since(since)
+        self.assertEqual(rc, 0, log)
+        self.inst.check_sanitizers()
+        # The checks were still running when the shutdown began: their
+        # failures are counted (logged) after it.
+        after = log.split("event=shutdown", 1)[1]
+        self.assertEqual(after.count("event=auth-failed"), n, log)
+        return after
+
+    def test_sigterm_during_auth_checks(self):
+        self.add_slow_user("slow@" + DOMAIN, 1000000)    # ~0.3 s a check
+        self.inst.set_limits(shutdown_grace_secs=int(10 * harness.SLOW))
+        self.inst.start()
+        after = self.auth_then_sigterm("slow@" + DOMAIN, 4)
+        self.assertNotIn("grace period over", after)
+
+    def test_checks_outlive_grace_period(self):
+        # The grace period ends first; the server still waits for the
+        # checks (their sessions) before it frees what they use.
+        # ~2.5 s a check (ASan: slower, fewer rounds do).
+        self.add_slow_user("slow@" + DOMAIN, 3000000 if harness.ASAN else 8000000)
+        self.inst.set_limits(shutdown_grace_secs=1)
+        self.inst.start()
+        after = self.auth_then_sigterm("slow@" + DOMAIN, 2)
+        grace = after.index("grace period over")
+        self.assertIn("event=auth-failed", after[grace:])
+
+
+class DelayAtShutdown(ServerTest):
+    """A client timed out while its AUTH answer is held back by the
+    throttle delay, then SIGTERM before the delay ends: the held answer
+    must not keep the session (and its conn) alive past the exit."""
+    limits = {"smtp_timeout_secs": 2}
+
+    def test_timeout_during_delay_then_sigterm(self):
+        for _ in range(5):
+            c, _ = greet(self, self.inst, "submissions")
+            r = c.smtp_cmd("AUTH PLAIN " + plain(ADMIN, "wrong"))
+            self.assertEqual(r, ["535 5.7.8 Authentication credentials invalid"])
+            c.close()
+        # Three more at once: answers held 1, 2 and 4 s; the idle timeout
+        # (2 s) ends the last one's connection while its delay runs.
+        since = self.inst.log_size()
+        pending = []
+        for _ in range(3):
+            c, _ = greet(self, self.inst, "submissions")
+            c.sendline("AUTH PLAIN " + plain(ADMIN, "wrong"))
+            pending.append(c)
+        outs = [c.read_until_closed(timeout=10 * harness.SLOW) for c in pending]
+        for c in pending:
+            c.close()
+        # Timed out with no answer to AUTH: the delay was still running.
+        self.assertTrue(any(o.startswith("421 4.4.2") and closed
+                            for o, closed in outs), outs)
+        self.inst.signal(signal.SIGTERM)
+        rc = self.inst.wait(20 * harness.SLOW)
+        self.assertEqual(rc, 0, self.inst.log_since(since))
+        self.inst.check_sanitizers()
 
 
 class Swaks(SharedServerTest):
