@@ -141,11 +141,21 @@ stage(const struct store_mbox *mb, struct store_append *a,
 
 	if (a->link_from == NULL)
 		return write_tmp(mb, a->data, a->len, a->internaldate, path);
-	snprintf(path, PATH_MAX, "%s/%ld.%lld.%u.l", mb->tmpdir,
-	    (long)getpid(), (long long)time(NULL), seq++);
-	r = link(a->link_from, path);
-	if (r == -1 && errno == ENOENT && mkdir(mb->tmpdir, 0700) == 0)
-		r = link(a->link_from, path);
+	for (int tries = 0; ; tries++) {
+		snprintf(path, PATH_MAX, "%s/%ld.%lld.%u.l", mb->tmpdir,
+		    (long)getpid(), (long long)time(NULL), seq++);
+		if ((r = link(a->link_from, path)) == 0)
+			break;
+		saved = errno;
+		/* tmp/ is made with the user; recreate if lost. */
+		if (saved == ENOENT && tries == 0 &&
+		    mkdir(mb->tmpdir, 0700) == 0)
+			continue;
+		errno = saved;
+		/* EEXIST: a name left by a crash; take another. */
+		if (saved != EEXIST || tries >= TMP_TRIES)
+			break;
+	}
 	if (r == 0) {
 		if (stat(path, &st) == -1) {
 			saved = errno;
