@@ -28,8 +28,9 @@
 
 /* Where one delivery goes, resolved on the loop. */
 struct dest {
-	size_t	 d;		/* index into the deliveries */
-	char	*dir;		/* the user's folder; NULL: failed already */
+	size_t			 d;	/* index into the deliveries */
+	const struct user	*u;	/* its user */
+	char			*dir;	/* the user's folder */
 };
 
 
@@ -50,8 +51,7 @@ static void
 deliver_group(struct rmail_env *env, struct queue_delivery *v,
     const struct dest *dests, size_t n, const char *inbox)
 {
-	const struct queue_target	*t = &v[dests[0].d].e->t[v[dests[0].d].i];
-	const struct user		*u = users_find(env->users, t->addr);
+	const struct user		*u = dests[0].u;
 	struct store_append		*a;
 	struct store_mbox		*mb;
 	char				 serr[512];
@@ -150,6 +150,7 @@ queue_local_deliver_many(struct rmail_env *env, struct queue_delivery *v,
 			continue;
 		}
 		dests[nd].d = k;
+		dests[nd].u = u;
 		dests[nd++].dir = xstrdup(dir);
 	}
 	/* Every INBOX is named the same: the user folder tells them apart. */

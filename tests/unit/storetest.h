@@ -24,6 +24,19 @@ st_make_mbox(const char *dir, const char *dirname)
 	return mb;
 }
 
+/* Open the existing mailbox dirname in the user folder dir. */
+static inline struct store_mbox *
+st_open_mbox(const char *dir, const char *dirname)
+{
+	struct store_mbox	*mb;
+	char			 err[256];
+
+	mb = store_mbox_open(dir, dirname, err, sizeof(err));
+	if (mb == NULL)
+		fail_msg("open %s: %s", dirname, err);
+	return mb;
+}
+
 /* Append text (its strlen) with INTERNALDATE when (0: now) and flags fl
  * (NULL: none); the new uid. */
 static inline uint32_t

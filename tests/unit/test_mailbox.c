@@ -86,12 +86,7 @@ make_inbox(struct udir *u)
 static struct store_mbox *
 open_inbox(struct udir *u)
 {
-	char			 err[256];
-	struct store_mbox	*mb = store_mbox_open(u->dir, "INBOX", err,
-				    sizeof(err));
-
-	assert_non_null(mb);
-	return mb;
+	return st_open_mbox(u->dir, "INBOX");
 }
 
 static void

@@ -21,6 +21,7 @@
 #include "store/mailbox.h"
 #include "store/mboxtree.h"
 #include "store/names.h"
+#include "tests/unit/storetest.h"
 #include "tests/unit/tmpdir.h"
 
 struct udir {
@@ -106,13 +107,7 @@ create(struct udir *u, const char *name, const char *special)
 static struct store_mbox *
 mopen(struct udir *u, const char *name)
 {
-	struct store_mbox	*mb;
-	char			 err[256];
-
-	mb = store_mbox_open(u->dir, dirof(name), err, sizeof(err));
-	if (mb == NULL)
-		fail_msg("open %s: %s", name, err);
-	return mb;
+	return st_open_mbox(u->dir, dirof(name));
 }
 
 static uint32_t
