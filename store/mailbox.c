@@ -263,6 +263,7 @@ mbox_open(const char *user_dir, const char *dirname, bool scan, char *err,
 	if (!scan && !mb->rebuilt) {
 		/* status.json is written before any uid appears: trust it. */
 		mb->seen_next = mb->st.uidnext;
+		mb->recent_next = mb->st.uidnext;
 		mb->partial = true;
 		return mb;
 	}
@@ -276,6 +277,7 @@ mbox_open(const char *user_dir, const char *dirname, bool scan, char *err,
 		goto fail;
 	}
 	mb->seen_next = mb->nmsgs > 0 ? mb->msgs[mb->nmsgs - 1].uid + 1 : 1;
+	mb->recent_next = mb->st.uidnext;
 	return mb;
 fail:
 	saved = errno;
@@ -325,6 +327,22 @@ uint32_t
 store_mbox_uidnext(const struct store_mbox *mb)
 {
 	return mb->st.uidnext;
+}
+
+uint32_t
+store_mbox_recent_first(const struct store_mbox *mb)
+{
+	return mb->recent_next;
+}
+
+uint32_t
+store_mbox_recent_claim(struct store_mbox *mb, uint32_t upto)
+{
+	uint32_t first = mb->recent_next;
+
+	if (upto > mb->recent_next)
+		mb->recent_next = upto;
+	return first;
 }
 
 bool

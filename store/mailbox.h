@@ -85,6 +85,18 @@ void	 store_mbox_close(struct store_mbox **mbp);
 uint32_t store_mbox_uidvalidity(const struct store_mbox *);
 /* The UID the next append will get at the least (RFC 3501 2.3.1.1). */
 uint32_t store_mbox_uidnext(const struct store_mbox *);
+/*
+ * \Recent (RFC 3501 2.3.2): a message is recent to exactly one session,
+ * the first to see it. The handle keeps the lowest uid no session has
+ * claimed; it starts at UIDNEXT when the handle is opened (the server
+ * keeps handles open while anyone uses them and a while after, so mail
+ * delivered meanwhile is recent; after a restart nothing is).
+ * store_mbox_recent_first() is that uid; store_mbox_recent_claim() raises
+ * it to upto (never lowers it) and returns what it was: the claimer's
+ * recent messages are the uids in [returned, upto).
+ */
+uint32_t store_mbox_recent_first(const struct store_mbox *);
+uint32_t store_mbox_recent_claim(struct store_mbox *, uint32_t upto);
 /* True when open or refresh had to rebuild a missing/corrupt status.json. */
 bool	 store_mbox_rebuilt(const struct store_mbox *);
 bool	 store_mbox_subscribed(const struct store_mbox *);

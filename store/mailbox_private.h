@@ -65,6 +65,8 @@ struct store_mbox {
 	/* Opened by store_mbox_open_append(): the index holds only what was
 	 * appended since, so older files are not strays. */
 	bool			 partial;
+	/* \Recent: the lowest uid no session has claimed yet. */
+	uint32_t		 recent_next;
 	struct store_sub	*subs;		/* subscribers, newest first */
 	unsigned		 emitting;	/* depth of mbox_emit() calls */
 	struct store_quota	*quota;		/* the user's, or NULL */
