@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IMAP_SEQ_STAR		UINT32_MAX	/* '*' before resolution */
+/* '*' before resolution: 0, which no seq-number can be (UINT32_MAX is a
+ * valid number: "UID FETCH 1:4294967295"). */
+#define IMAP_SEQ_STAR		0
 #define IMAP_SEQSET_MAX		10000		/* ranges per set */
 
 struct imap_range {
@@ -31,7 +33,9 @@ void	 imap_seqset_free(struct imap_seqset *set);
  * empty mailbox, where "*" then matches nothing for sequence numbers but
  * RFC 3501 6.4.8 says "UID n:*" matches the highest UID, so callers pass
  * the highest uid or, when empty, 0), order each range lo <= hi, sort and
- * merge overlapping or adjacent ranges.
+ * merge overlapping or adjacent ranges. As 0 is never a sequence number
+ * or UID, a range reaching 0 (star 0) starts at 1 instead and "*" alone
+ * is dropped: with star 0 the set may become empty.
  */
 void	 imap_seqset_resolve(struct imap_seqset *set, uint32_t star);
 /* Membership after resolve: binary search. */
