@@ -514,9 +514,24 @@ static const struct jsonpos_field listen_fields[] = {
 #undef LISTEN
 };
 
+/* A true/false value. */
+static int
+f_bool(struct jsonpos_ctx *ctx, json_t *v, const struct jsonpos_field *f)
+{
+	bool *dst = (bool *)(void *)((char *)cst(ctx)->conf +
+	    *(const size_t *)f->arg);
+
+	if (!json_is_boolean(v))
+		return jsonpos_type_error(ctx, v, "true or false");
+	*dst = json_is_true(v);
+	return 0;
+}
+
 static const struct jsonpos_field tls_fields[] = {
 	{ "cert", f_path, false, CONF_OFF(tls_cert) },
 	{ "key", f_path, false, CONF_OFF(tls_key) },
+	{ "plaintext_auth_loopback", f_bool, false,
+	    CONF_OFF(tls_plaintext_loopback) },
 };
 
 static const struct jsonpos_field relay_fields[] = {

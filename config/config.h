@@ -67,6 +67,9 @@ struct conf {
 	struct conf_strv	 listen[CONF_SVC_COUNT];	/* "ADDR:PORT", "[V6]:PORT" */
 	char			*tls_cert;	/* absolute */
 	char			*tls_key;	/* absolute */
+	/* tls.plaintext_auth_loopback: IMAP LOGIN/AUTHENTICATE without TLS
+	 * from loopback peers (tests, benchmarks, a local webmail). */
+	bool			 tls_plaintext_loopback;
 	struct conf_alias	*aliases;
 	size_t			 naliases;
 	struct conf_smarthost	 smarthost;
