@@ -15,6 +15,9 @@
  * that reaches a '[' continues to the matching ']' whatever is inside
  * (spaces, parentheses, quotes: "BODY[HEADER.FIELDS (From To)]<0.100>"
  * is one atom), and an optional "<...>" right after the ']' belongs to it.
+ * Bytes >= 0x80 are accepted in atoms and quoted strings (UTF-8). Tokens
+ * are separated by one or more SP (extra and trailing SP are tolerated);
+ * a token followed directly by anything but SP or ')' is an error.
  *
  * Limits (struct imap_parser_limits): the bytes of command text excluding
  * literals, the nesting depth of lists, the number of arguments in all, and
@@ -59,9 +62,17 @@ struct imap_cmd {
 	size_t			 nargs;
 };
 
+/*
+ * A literal's size is checked when its "{n}" is read, inside the
+ * imap_parser_line() call that also reads the command name, so the
+ * session cannot raise the limit for APPEND in between: append_literal_max
+ * (when not 0) applies to every literal of a command named APPEND. No
+ * literal may exceed 4294967295 bytes whatever the limits.
+ */
 struct imap_parser_limits {
 	size_t	 line_max;	/* command text excluding literals */
 	size_t	 literal_max;	/* default literal size limit */
+	uint64_t append_literal_max;	/* APPEND's literals; 0: literal_max */
 };
 
 enum imap_parse_res {
@@ -75,7 +86,8 @@ struct imap_parser;
 
 struct imap_parser *imap_parser_new(const struct imap_parser_limits *);
 void	 imap_parser_free(struct imap_parser **);
-/* Forget the command in progress (after DONE or ERROR, or to abandon). */
+/* Forget the command in progress (after DONE or ERROR, or to abandon),
+ * freeing all it holds, and undo imap_parser_set_literal_max(). */
 void	 imap_parser_reset(struct imap_parser *);
 
 /*
@@ -87,14 +99,24 @@ void	 imap_parser_reset(struct imap_parser *);
  */
 enum imap_parse_res imap_parser_line(struct imap_parser *, const char *line,
 	    size_t len);
-/* The announced size of the pending literal; *sync_r false for "{n+}". */
+/*
+ * The announced size of the pending literal; *sync_r false for "{n+}".
+ * Also after ERROR: when the failing line ended in a literal marker
+ * (e.g. "Literal too large"), its size (UINT64_MAX if it does not fit)
+ * and kind, so the session can discard the bytes of a non-synchronising
+ * literal the client sends anyway; 0 and sync when there was none.
+ * An empty literal ("{0}") needs no imap_parser_literal() call: the next
+ * imap_parser_line() may follow directly.
+ */
 uint64_t imap_parser_literal_size(const struct imap_parser *, bool *sync_r);
-/* Feed literal bytes (any split); returns LITERAL while more are due, then
- * LINE (the rest of the command line follows the literal). */
+/* Feed literal bytes (any split, never more than are due: asserted);
+ * returns LITERAL while more are due, then LINE (the rest of the command
+ * line follows the literal, possibly empty). */
 enum imap_parse_res imap_parser_literal(struct imap_parser *,
 	    const void *data, size_t len);
-/* Raise (or lower) the literal limit for the command in progress, e.g.
- * once the session sees it is APPEND. */
+/* Raise (or lower) the literal limit for the command in progress, for
+ * the literals announced after this call (until reset); it overrides
+ * both limits of struct imap_parser_limits. */
 void	 imap_parser_set_literal_max(struct imap_parser *, uint64_t max);
 
 /*
@@ -117,7 +139,7 @@ const char *imap_parser_error(const struct imap_parser *, bool *toobig_r);
 const char *imap_arg_astring(const struct imap_arg *);
 /* The same, and NIL: NULL with *nil_r true (false otherwise). */
 const char *imap_arg_nstring(const struct imap_arg *, bool *nil_r);
-/* An atom equal to word (ASCII case-insensitive). */
+/* An atom equal to word (ASCII case-insensitive); NIL matches "NIL". */
 bool	 imap_arg_is_atom(const struct imap_arg *, const char *word);
 
 #endif
