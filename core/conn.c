@@ -60,6 +60,7 @@ struct conn {
 	bool			 eof;		/* peer finished sending */
 	bool			 read_more;	/* stopped reading with data left */
 	bool			 out_blocked;	/* input withheld: output over OUT_HIGH */
+	bool			 drain_wanted;	/* on_drain when below OUT_HIGH */
 	bool			 tls_want_write;	/* handshake/read needs writable */
 	bool			 tls_want_read;		/* handshake/write needs readable */
 	const struct conn_proto	*proto;
@@ -481,6 +482,8 @@ conn_update(struct conn *c)
 	case CS_CLOSED:
 		return;
 	}
+	if (c->drain_wanted && c->out.len < OUT_HIGH)
+		ev |= EV_WRITE;	/* the pump runs on_drain */
 	if (ev != (c->io.events & (EV_READ | EV_WRITE))) {
 		ev_io_stop(c->loop, &c->io);
 		ev_io_set(&c->io, c->fd, ev);
@@ -512,6 +515,14 @@ conn_pump(struct conn *c, int revents)
 	if (c->state == CS_OPEN || c->state == CS_STARTTLS_FLUSH ||
 	    c->state == CS_CLOSING)
 		conn_flush(c);
+	/* A long command continues while the client keeps reading. */
+	while (c->state == CS_OPEN && c->drain_wanted && c->out.len < OUT_HIGH &&
+	    c->proto != NULL && c->proto->on_drain != NULL) {
+		c->drain_wanted = false;
+		c->proto->on_drain(c, c->ctx);
+		if (c->state == CS_OPEN)
+			conn_flush(c);
+	}
 	if (c->state == CS_STARTTLS_FLUSH && c->out.len == 0) {
 		/* The "go ahead" is out; whatever arrives now is TLS. */
 		c->state = CS_HANDSHAKE;
@@ -541,6 +552,20 @@ conn_output_high(struct conn *c)
 		return false;
 	c->out_blocked = true;
 	return true;
+}
+
+bool
+conn_output_high_water(const struct conn *c)
+{
+	return c->out.len >= OUT_HIGH;
+}
+
+void
+conn_want_drain(struct conn *c)
+{
+	c->drain_wanted = true;
+	if (!c->in_cb)
+		conn_update(c);
 }
 
 enum conn_line_res

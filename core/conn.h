@@ -37,6 +37,10 @@ struct conn_proto {
 	/* The server is stopping: say goodbye and conn_close(). NULL: the
 	 * conn is closed (flushing what is queued). */
 	void	(*on_shutdown)(struct conn *, void *ctx);
+	/* Output drained below the high-water mark after conn_want_drain().
+	 * May be NULL. For commands that produce more output than the cap
+	 * allows (IMAP FETCH 1:*): write a chunk, ask, continue here. */
+	void	(*on_drain)(struct conn *, void *ctx);
 	/* Last reference dropped: free ctx. Required. */
 	void	(*on_free)(void *ctx);
 };
@@ -91,6 +95,11 @@ int		 conn_printf(struct conn *, const char *fmt, ...)
 int		 conn_reply(struct conn *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 size_t		 conn_output_pending(const struct conn *);
+/* True when output is over the high-water mark: stop writing, ask for
+ * on_drain with conn_want_drain(). */
+bool		 conn_output_high_water(const struct conn *);
+/* Call on_drain once, when output is below the mark (at once if it is). */
+void		 conn_want_drain(struct conn *);
 
 /* Stop or resume calling on_data (e.g. while a password is checked). */
 void		 conn_pause(struct conn *, bool paused);

@@ -2,6 +2,7 @@
 #ifndef RMAIL_NET_H
 #define RMAIL_NET_H
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 /*
@@ -15,6 +16,8 @@ const char *net_ip_str(const struct sockaddr *, char *buf);
 /* "A.B.C.D:PORT" / "[V6]:PORT" into buf of at least NET_ADDRSTRLEN bytes. */
 #define NET_ADDRSTRLEN	56
 const char *net_addr_str(const struct sockaddr *, char *buf);
+/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+bool	net_is_loopback(const struct sockaddr *);
 /* Make fd non-blocking and close-on-exec. 0, or -1 with errno. */
 int	net_set_nonblock(int fd);
 

@@ -112,6 +112,20 @@ ascii_lower(char *s)
 		*s = (char)lc((unsigned char)*s);
 }
 
+size_t
+str_lcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size > 0) {
+		size_t m = n < size - 1 ? n : size - 1;
+
+		memcpy(dst, src, m);
+		dst[m] = '\0';
+	}
+	return n;
+}
+
 void
 err_printf(char *err, size_t errlen, const char *fmt, ...)
 {

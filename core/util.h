@@ -27,5 +27,8 @@ void	 err_printf(char *err, size_t errlen, const char *fmt, ...)
 int	 ascii_casecmp(const char *, const char *);
 int	 ascii_ncasecmp(const char *, const char *, size_t);
 void	 ascii_lower(char *);
+/* Copy src into dst (size bytes, NUL-terminated when size > 0), truncating;
+ * returns strlen(src) (BSD strlcpy, which glibc 2.36 lacks). */
+size_t	 str_lcpy(char *dst, const char *src, size_t size);
 
 #endif
