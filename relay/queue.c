@@ -41,9 +41,12 @@
 #define QUEUE_BATCH		64
 #define QUEUE_PASS_COPIES	256
 /*
- * A new message waits this long (seconds) for company: one pass then
- * delivers all that came meanwhile, and each mailbox takes them under one
- * lock and one status.json write, instead of one pass per message.
+ * Passes start at most this often (seconds). A message that arrives when
+ * the queue is quiet is delivered in the next loop iteration (an IMAP
+ * client in IDLE sees it at once); under load a new message waits for the
+ * next pass, which then delivers all that came meanwhile, and each mailbox
+ * takes them under one lock and one status.json write, instead of one
+ * pass per message.
  */
 #define QUEUE_COALESCE		0.050
 /* Retry delays of a temporary failure: 1 min, doubling, at most 1 h. */
@@ -64,6 +67,7 @@ struct queue {
 	struct qent		*v;
 	size_t			 n, cap;
 	ev_timer		 timer;
+	double			 last_pass;	/* ev_now() when the last began */
 	unsigned		 counter;	/* for ids made in one microsecond */
 };
 
@@ -450,6 +454,7 @@ pass(struct queue *q)
 	time_t			 now = time(NULL);
 	double			 evnow = ev_now(q->env->loop);
 
+	q->last_pass = evnow;
 	msgs = xcalloc(QUEUE_BATCH, sizeof(*msgs));
 	for (size_t k = 0; k < q->n && nmsgs < QUEUE_BATCH &&
 	    copies < QUEUE_PASS_COPIES && !q->env->stopping; k++) {
@@ -819,8 +824,9 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	snprintf(id_r, QUEUE_ID_MAX, "%s", id);
 	log_info("queue", 0, env->client_ip, "event=queued id=%s from=%s "
 	    "size=%zu nrcpt=%zu", id, log_q(e.from), len, e.n);
-	/* Not at once: a pass takes what arrives meanwhile too. */
-	add_ent(q, id, ev_now(q->env->loop) + QUEUE_COALESCE);
+	/* At once when quiet, else with the next pass (QUEUE_COALESCE). */
+	add_ent(q, id, q->last_pass + QUEUE_COALESCE > ev_now(q->env->loop) ?
+	    q->last_pass + QUEUE_COALESCE : ev_now(q->env->loop));
 	schedule(q);
 	queue_msgenv_clear(&e);
 	free(head);
