@@ -333,7 +333,9 @@ fetch_step(struct imap_session *s, void *arg)
 			break;
 		fetch_one(s, ctx, ctx->uids[ctx->i++]);
 	}
-	if (ctx->missing > 0)
+	/* A UID FETCH may name expunged uids: RFC 2180 4.1.2 lets it answer
+	 * with what exists; the EXPUNGE responses follow it. */
+	if (ctx->missing > 0 && strncmp(ctx->cmdname, "UID", 3) != 0)
 		imap_tagged(s, "NO [EXPUNGEISSUED] Some of the requested "
 		    "messages no longer exist");
 	else
