@@ -278,7 +278,9 @@ run_command(struct imap_session *s, const struct imap_cmd *cmd)
 		return;
 	}
 	s->bad_count = 0;
-	s->no_expunge = !ic->expunge_ok;
+	/* RFC 3501 7.4.1: not during FETCH, STORE, SEARCH; their UID forms
+	 * may report expunges, which tells the client sooner. */
+	s->no_expunge = !ic->expunge_ok && !cmd->uid;
 	ic->fn(s, cmd);
 	if (s->cont == NULL)
 		s->no_expunge = false;
