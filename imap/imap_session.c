@@ -46,39 +46,40 @@ struct imap_command {
 	unsigned	 states;
 	bool		 uid_ok;	/* valid after UID */
 	bool		 expunge_ok;	/* EXPUNGE may be sent (RFC 3501 7.4.1) */
+	bool		 noargs;	/* takes no arguments */
 };
 
 static const struct imap_command commands[] = {
-	{ "CAPABILITY", imap_cmd_capability, ST_ANY, false, true },
-	{ "NOOP", imap_cmd_noop, ST_ANY, false, true },
-	{ "LOGOUT", imap_cmd_logout, ST_ANY, false, true },
-	{ "ID", imap_cmd_id, ST_ANY, false, true },
-	{ "STARTTLS", imap_cmd_starttls, ST_N, false, true },
-	{ "LOGIN", imap_cmd_login, ST_N, false, true },
-	{ "AUTHENTICATE", imap_cmd_authenticate, ST_N, false, true },
-	{ "ENABLE", imap_cmd_enable, ST_AS, false, true },
-	{ "SELECT", imap_cmd_select, ST_AS, false, true },
-	{ "EXAMINE", imap_cmd_examine, ST_AS, false, true },
-	{ "CREATE", imap_cmd_create, ST_AS, false, true },
-	{ "DELETE", imap_cmd_delete, ST_AS, false, true },
-	{ "RENAME", imap_cmd_rename, ST_AS, false, true },
-	{ "SUBSCRIBE", imap_cmd_subscribe, ST_AS, false, true },
-	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, ST_AS, false, true },
-	{ "LIST", imap_cmd_list, ST_AS, false, true },
-	{ "LSUB", imap_cmd_lsub, ST_AS, false, true },
-	{ "STATUS", imap_cmd_status, ST_AS, false, true },
-	{ "NAMESPACE", imap_cmd_namespace, ST_AS, false, true },
-	{ "APPEND", imap_cmd_append, ST_AS, false, true },
-	{ "IDLE", imap_cmd_idle, ST_AS, false, true },
-	{ "CHECK", imap_cmd_check, ST_S, false, true },
-	{ "CLOSE", imap_cmd_close, ST_S, false, true },
-	{ "UNSELECT", imap_cmd_unselect, ST_S, false, true },
-	{ "EXPUNGE", imap_cmd_expunge, ST_S, true, true },
-	{ "SEARCH", imap_cmd_search, ST_S, true, false },
-	{ "FETCH", imap_cmd_fetch, ST_S, true, false },
-	{ "STORE", imap_cmd_store, ST_S, true, false },
-	{ "COPY", imap_cmd_copy, ST_S, true, true },
-	{ "MOVE", imap_cmd_move, ST_S, true, true },
+	{ "CAPABILITY", imap_cmd_capability, ST_ANY, false, true, true },
+	{ "NOOP", imap_cmd_noop, ST_ANY, false, true, true },
+	{ "LOGOUT", imap_cmd_logout, ST_ANY, false, true, true },
+	{ "ID", imap_cmd_id, ST_ANY, false, true, false },
+	{ "STARTTLS", imap_cmd_starttls, ST_N, false, true, true },
+	{ "LOGIN", imap_cmd_login, ST_N, false, true, false },
+	{ "AUTHENTICATE", imap_cmd_authenticate, ST_N, false, true, false },
+	{ "ENABLE", imap_cmd_enable, ST_AS, false, true, false },
+	{ "SELECT", imap_cmd_select, ST_AS, false, true, false },
+	{ "EXAMINE", imap_cmd_examine, ST_AS, false, true, false },
+	{ "CREATE", imap_cmd_create, ST_AS, false, true, false },
+	{ "DELETE", imap_cmd_delete, ST_AS, false, true, false },
+	{ "RENAME", imap_cmd_rename, ST_AS, false, true, false },
+	{ "SUBSCRIBE", imap_cmd_subscribe, ST_AS, false, true, false },
+	{ "UNSUBSCRIBE", imap_cmd_unsubscribe, ST_AS, false, true, false },
+	{ "LIST", imap_cmd_list, ST_AS, false, true, false },
+	{ "LSUB", imap_cmd_lsub, ST_AS, false, true, false },
+	{ "STATUS", imap_cmd_status, ST_AS, false, true, false },
+	{ "NAMESPACE", imap_cmd_namespace, ST_AS, false, true, true },
+	{ "APPEND", imap_cmd_append, ST_AS, false, true, false },
+	{ "IDLE", imap_cmd_idle, ST_AS, false, true, true },
+	{ "CHECK", imap_cmd_check, ST_S, false, true, true },
+	{ "CLOSE", imap_cmd_close, ST_S, false, true, true },
+	{ "UNSELECT", imap_cmd_unselect, ST_S, false, true, true },
+	{ "EXPUNGE", imap_cmd_expunge, ST_S, true, true, false },
+	{ "SEARCH", imap_cmd_search, ST_S, true, false, false },
+	{ "FETCH", imap_cmd_fetch, ST_S, true, false, false },
+	{ "STORE", imap_cmd_store, ST_S, true, false, false },
+	{ "COPY", imap_cmd_copy, ST_S, true, true, false },
+	{ "MOVE", imap_cmd_move, ST_S, true, true, false },
 };
 
 const char *
@@ -277,6 +278,11 @@ run_command(struct imap_session *s, const struct imap_cmd *cmd)
 		    "now");
 		return;
 	}
+	if (ic->noargs && cmd->nargs > 0) {
+		s->bad_count++;
+		imap_tagged(s, "BAD %s takes no arguments", ic->name);
+		return;
+	}
 	s->bad_count = 0;
 	/* RFC 3501 7.4.1: not during FETCH, STORE, SEARCH; their UID forms
 	 * may report expunges, which tells the client sooner. */
@@ -314,8 +320,15 @@ parse_error(struct imap_session *s)
 	bool toobig = false;
 	const char *why = imap_parser_error(s->parser, &toobig);
 	const char *tag = imap_parser_tag(s->parser);
+	bool sync = true;
 
 	s->bad_count++;
+	/* A non-synchronising literal on the refused line is coming anyway:
+	 * read it and drop it, then the rest of its line. */
+	if (imap_parser_literal_size(s->parser, &sync) > 0 && !sync) {
+		s->skipping = true;
+		s->skip_left = imap_parser_literal_size(s->parser, &sync);
+	}
 	if (tag != NULL) {
 		str_lcpy(s->tag, tag, sizeof(s->tag));
 		imap_tagged(s, "BAD %s%s", toobig ? "[TOOBIG] " : "", why);
