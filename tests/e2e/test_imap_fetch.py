@@ -643,3 +643,163 @@ class Store(FetchBase):
         typ, data = m.fetch("1:2", "(FLAGS)")
         for line in data:
             self.assertNotIn(b"Work", line)
+
+
+def deep_message(depth):
+    """A multipart nested depth levels, a text/plain leaf at the bottom."""
+    head = b"Subject: deep\r\nMIME-Version: 1.0\r\n"
+    body = b"leaf text\r\n"
+    part = b"Content-Type: text/plain; charset=us-ascii\r\n\r\n" + body
+    for i in range(depth):
+        b = b"b%d" % i
+        part = (b'Content-Type: multipart/mixed; boundary="' + b + b'"\r\n\r\n'
+                + b"--" + b + b"\r\n" + part + b"\r\n--" + b + b"--\r\n")
+    return head + part
+
+
+class FetchEdges(FetchBase):
+
+    def test_section_edge_cases(self):
+        r = self.box()
+        # Partial of count 0: an empty string.
+        res = self.ok(r.cmd("a", "FETCH 1 BODY.PEEK[1.1]<0.0>"))
+        self.assertEqual(fetches(res)[1]["BODY[1.1]<0>"], "", str(res))
+        # Part numbers start at 1; header lists are not empty.
+        for i, sec in enumerate(["0", "1.0", "HEADER.FIELDS ()",
+                                 "1.FOO", "MIME", "TEXT.HEADER",
+                                 "HEADER.FIELDS"]):
+            res = r.cmd("b%d" % i, "FETCH 1 BODY.PEEK[%s]" % sec)
+            self.assertEqual(res.status, "BAD", "BODY[%s]\n%s" % (sec, res))
+        # A part that does not exist: an empty string or NIL, or NO;
+        # never a broken response.
+        for i, sec in enumerate(["4", "1.3", "2.1.1", "3.2", "1.1.1.1.1"]):
+            res = r.cmd("c%d" % i, "FETCH 1 BODY.PEEK[%s]" % sec)
+            self.assertIn(res.status, ("OK", "NO"), str(res))
+            if res.ok():
+                d = fetches(res)[1]
+                v = d["BODY[%s]" % sec]
+                self.assertIn(v, ("", None), str(res))
+        self.ok(r.cmd("n", "NOOP"))
+
+    def test_single_digit_day_date_time(self):
+        r = self.raw()
+        self.append(r, "INBOX", SIMPLE, date=" 5-Jan-2026 08:09:10 -0230")
+        self.ok(r.cmd("s", "SELECT INBOX"))
+        d, res = self.fetch1(r, "INTERNALDATE")
+        self.assertEqual(parse_internaldate(d["INTERNALDATE"].strip()),
+                         parse_internaldate("05-Jan-2026 08:09:10 -0230"),
+                         str(res))
+
+    def test_deeply_nested_mime(self):
+        msg = deep_message(60)
+        r = self.box(msgs=(msg,))
+        res = self.ok(r.cmd("a", "FETCH 1 (BODYSTRUCTURE BODY RFC822.SIZE)"))
+        d = fetches(res)[1]
+        self.assertEqual(int(d["RFC822.SIZE"]), len(msg))
+        self.assertIsInstance(d["BODYSTRUCTURE"], list, str(res))
+        # Three levels down is still a multipart with one child.
+        res = self.ok(r.cmd("b", "FETCH 1 BODY.PEEK[1.1.1.MIME]"))
+        self.assertEqual(B(fetches(res)[1]["BODY[1.1.1.MIME]"]),
+                         b'Content-Type: multipart/mixed; boundary="b56"\r\n\r\n',
+                         str(res))
+        self.ok(r.cmd("c", "SEARCH BODY leaf"))
+        self.ok(r.cmd("n", "NOOP"))
+
+    def test_big_message_roundtrip(self):
+        line = b"".join(b"%07d abcdefghijklmnopqrstuvwxyz0123456789\r\n" % i
+                        for i in range(25000))
+        msg = b"Subject: big\r\nContent-Type: text/plain\r\n\r\n" + line
+        self.assertGreater(len(msg), 1000000)
+        r = self.box(msgs=(msg,))
+        d, res = self.fetch1(r, "(RFC822.SIZE BODY.PEEK[])")
+        self.assertEqual(int(d["RFC822.SIZE"]), len(msg))
+        self.assertTrue(B(d["BODY[]"]) == msg, "BODY[] differs from the "
+                        "appended 1 MB message")
+        d, res = self.fetch1(r, "BODY.PEEK[TEXT]<500000.100>", tag="F2")
+        self.assertEqual(B(d["BODY[TEXT]<500000>"]), line[500000:500100])
+
+    def test_many_messages_one_fetch(self):
+        r = self.raw()
+        parts = ["APPEND INBOX"]
+        for i in range(200):
+            parts += [" ", Lit(SIMPLE.replace(b"hello", b"n%03d" % i), plus=True)]
+        res = self.ok(r.cmd("a", *parts))
+        self.ok(r.cmd("s", "SELECT INBOX"))
+        res = self.ok(r.cmd("f", "FETCH 1:* (UID RFC822.SIZE "
+                            "BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+        f = fetches(res)
+        self.assertEqual(sorted(f), list(range(1, 201)))
+        for s in f:
+            self.assertEqual(f[s]["BODY[HEADER.FIELDS (SUBJECT)]"],
+                             "Subject: n%03d\r\n\r\n" % (s - 1))
+        uids = [int(f[s]["UID"]) for s in sorted(f)]
+        self.assertEqual(uids, sorted(set(uids)))
+        res = self.ok(r.cmd("q", "SEARCH SUBJECT n1"))
+        self.assertEqual(len(res.named("SEARCH")[0].split()) - 2, 100)
+
+    def test_pipelined_commands_answered_in_order(self):
+        r = self.box(msgs=(SIMPLE,))
+        r.send("".join("p%d FETCH 1 (UID FLAGS)\r\n" % i for i in range(100)))
+        for i in range(100):
+            res = r.wait("p%d" % i)
+            self.ok(res)
+            self.assertEqual(len(res.named("FETCH")), 1, str(res))
+
+    def test_command_split_across_writes(self):
+        import time as _t
+        r = self.box(msgs=(SIMPLE,))
+        for piece in [b"a FE", b"TCH 1 (BODY.PEEK[HEA", b"DER.FIELDS (Sub",
+                      b"ject)])\r", b"\n"]:
+            r.send(piece)
+            _t.sleep(0.02)
+        res = self.ok(r.wait("a"))
+        self.assertEqual(fetches(res)[1]["BODY[HEADER.FIELDS (SUBJECT)]"],
+                         "Subject: hello\r\n\r\n", str(res))
+        # An APPEND literal arriving in small pieces.
+        r.send("b APPEND INBOX {%d}\r\n" % len(NESTED))
+        self.assertTrue(r.read().startswith("+"), r.exchange())
+        for i in range(0, len(NESTED), 300):
+            r.send(NESTED[i:i + 300])
+            _t.sleep(0.01)
+        r.send("\r\n")
+        self.ok(r.wait("b"))
+        d, res = self.fetch1(r, "BODY.PEEK[]", seq="2")
+        self.assertEqual(B(d["BODY[]"]), NESTED)
+
+    def test_keyword_capacity_and_permanentflags(self):
+        # Keywords past what the mailbox can hold are refused, and then
+        # PERMANENTFLAGS no longer offers \* (RFC 3501 7.1).
+        r = self.box(msgs=(SIMPLE,))
+        stored = []
+        refused = []
+        for i in range(40):
+            res = r.cmd("k%d" % i, "STORE 1 +FLAGS.SILENT (Kw%d)" % i)
+            self.assertIn(res.status, ("OK", "NO"), str(res))
+            (stored if res.ok() else refused).append("KW%d" % i)
+        d, res = self.fetch1(r, "FLAGS")
+        self.assertEqual(flagset(d["FLAGS"]) - {"\\RECENT"}, set(stored),
+                         str(res))
+        r2 = self.raw(r.user)
+        res = self.ok(r2.cmd("s", "SELECT INBOX"))
+        pf = re.search(r"^\* OK \[PERMANENTFLAGS \(([^)]*)\)\]",
+                       "\n".join(res.untagged), re.M)
+        pflags = set(pf.group(1).upper().split())
+        self.assertTrue(set(stored) <= pflags, str(res))
+        if refused:
+            self.assertNotIn("\\*", pflags,
+                             "keywords %s were refused but PERMANENTFLAGS "
+                             "still has \\*:\n%s" % (refused, res))
+        # Existing keywords still work when the set is full.
+        self.ok(r2.cmd("a", "STORE 1 -FLAGS (%s)" % stored[0]))
+        self.ok(r2.cmd("b", "STORE 1 +FLAGS (%s)" % stored[0]))
+
+    def test_next_command_after_large_fetch_response(self):
+        # A response bigger than the socket buffers (the server has to wait
+        # for the client to read) must not disturb the next command.
+        msg = b"Subject: big\r\n\r\n" + b"x" * 200000 + b"\r\n"
+        r = self.box(msgs=(msg,))
+        d, res = self.fetch1(r, "BODY.PEEK[]", tag="f1")
+        self.assertEqual(B(d["BODY[]"]), msg)
+        res = r.cmd("f2", "FETCH 1 UID", timeout=3)
+        self.ok(res)
+        self.assertEqual(res.untagged, ["* 1 FETCH (UID 1)"], r.exchange())

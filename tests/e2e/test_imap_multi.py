@@ -549,3 +549,121 @@ class Smtp(MultiBase):
         self.assertEqual(d["BODY[TEXT]"], "over the wire\r\n")
         self.assertEqual(d["BODY[HEADER.FIELDS (SUBJECT)]"],
                          "Subject: via smtp\r\n\r\n")
+
+
+class MailboxEdges(MultiBase):
+
+    def test_uidvalidity_or_uids_after_recreate(self):
+        # RFC 3501 2.3.1.1: a mailbox deleted and created again under the
+        # same name gets a new UIDVALIDITY, or UIDs above the old ones.
+        r = self.raw()
+        self.ok(r.cmd("c", "CREATE Box"))
+        uv1, uid1 = self.appenduid(self.append(r, "Box", mk(1)))
+        self.append(r, "Box", mk(2))
+        self.ok(r.cmd("d", "DELETE Box"))
+        self.ok(r.cmd("c2", "CREATE Box"))
+        uv2, uid2 = self.appenduid(self.append(r, "Box", mk(3)))
+        if uv1 == uv2:
+            self.assertGreater(int(uid2), int(uid1) + 1,
+                               "same UIDVALIDITY %d and UID reused" % uv1)
+
+    def test_rename_inbox_moves_messages(self):
+        r = self.raw()
+        self.append(r, "INBOX", mk(1))
+        self.append(r, "INBOX", mk(2))
+        self.ok(r.cmd("r", "RENAME INBOX Old"))
+        self.assertEqual(self.count(r, "INBOX"), 0)
+        self.assertEqual(self.count(r, "Old", "C2"), 2)
+        self.ok(r.cmd("e", "EXAMINE Old"))
+        self.assertEqual(self.subjects(r), ["Subject: msg 1", "Subject: msg 2"])
+        self.append(r, "INBOX", mk(3))
+        self.assertEqual(self.count(r, "INBOX", "C3"), 1)
+
+    def test_copy_out_of_range_copies_nothing(self):
+        r = self.filled(2)
+        res = r.cmd("c", "COPY 1:3 Archive")
+        self.assertIn(res.status, ("BAD", "NO"), str(res))
+        self.assertEqual(self.count(r, "Archive"), 0)
+        # UID COPY of UIDs that are gone is OK with nothing copied.
+        res = self.ok(r.cmd("c2", "UID COPY %d Archive" % (r.uids[-1] + 10)))
+        self.assertEqual(self.count(r, "Archive", "C2"), 0)
+
+    def test_mutf7_mailbox_messages(self):
+        r = self.raw()
+        self.ok(r.cmd("c", 'CREATE "&AOQ-"'))
+        self.append(r, "&AOQ-", mk(1))
+        self.ok(r.cmd("s", 'SELECT "&AOQ-"'))
+        self.assertEqual(self.subjects(r), ["Subject: msg 1"])
+        res = self.ok(r.cmd("m", 'MOVE 1 "Archive"'))
+        self.ok(r.cmd("s2", "SELECT INBOX"))
+        res = self.ok(r.cmd("c2", 'COPY 1:* "&AOQ-"'))
+        res = r.cmd("c3", 'CREATE "&Jjo"')
+        self.assertIn(res.status, ("BAD", "NO"), str(res))
+        res = r.cmd("a", 'APPEND "&Jjo" ', Lit(mk(2)))
+        self.assertIn(res.status, ("BAD", "NO"), str(res))
+
+    def test_select_other_mailbox_resets_view(self):
+        r = self.filled(3)
+        self.append(r, "Archive", mk(7))
+        res = self.ok(r.cmd("s", "SELECT Archive"))
+        self.assertIn("* 1 EXISTS", res.untagged, str(res))
+        self.assertEqual(self.subjects(r), ["Subject: msg 7"])
+        res = r.cmd("f", "FETCH 2 FLAGS")
+        self.assertIn(res.status, ("BAD", "NO"), str(res))
+
+    def test_delete_selected_mailbox_by_other_session(self):
+        a = self.raw()
+        self.ok(a.cmd("c", "CREATE Doomed"))
+        self.append(a, "Doomed", mk(1))
+        self.append(a, "Doomed", mk(2))
+        self.ok(a.cmd("s", "SELECT Doomed"))
+        b = self.raw(a.user)
+        self.ok(b.cmd("d", "DELETE Doomed"))
+        # A goes on without crashing: NOOP and FETCH answer (OK, NO, or
+        # BYE), and the server keeps serving.
+        for i, c in enumerate(["NOOP", "FETCH 1:* (FLAGS BODY.PEEK[])",
+                               "STORE 1 +FLAGS (\\Seen)", "SEARCH ALL",
+                               "EXPUNGE", "NOOP"]):
+            try:
+                res = a.cmd("x%d" % i, c)
+            except EOFError:
+                break
+            self.assertIn(res.status, ("OK", "NO", "BAD"), str(res))
+        self.ok(b.cmd("n", "NOOP"))
+        self.assertEqual(b.cmd("st", "STATUS Doomed (MESSAGES)").status, "NO")
+
+
+class IdleEdges(MultiBase):
+
+    def test_disconnect_while_idling(self):
+        a = self.filled(1)
+        a.send("i IDLE\r\n")
+        self.assertTrue(a.read().startswith("+"), "\n".join(a.log))
+        a.close()
+        w = self.raw(a.user)
+        self.append(w, "INBOX", mk(2))
+        self.ok(w.cmd("s", "SELECT INBOX"))
+        self.ok(w.cmd("n", "NOOP"))
+
+    def test_idle_many_sessions_all_notified(self):
+        u = self.new_user()
+        idlers = []
+        for i in range(5):
+            r = self.raw(u)
+            self.ok(r.cmd("s", "SELECT INBOX"))
+            r.send("i IDLE\r\n")
+            self.assertTrue(r.read().startswith("+"), "\n".join(r.log))
+            idlers.append(r)
+        w = self.raw(u)
+        self.append(w, "INBOX", mk(1))
+        for r in idlers:
+            deadline = time.monotonic() + 5 * harness.SLOW
+            got = []
+            while "* 1 EXISTS" not in got and time.monotonic() < deadline:
+                try:
+                    got.append(r.read(timeout=max(0.1, deadline - time.monotonic())))
+                except socket.timeout:
+                    break
+            self.assertIn("* 1 EXISTS", got, "\n".join(r.log))
+            r.send("DONE\r\n")
+            self.ok(r.wait("i"))

@@ -194,11 +194,18 @@ class Raw:
         self.log.append("C: " + data.decode("latin-1")[:300])
         self.lc.send(data)
 
+    def read_or_fail(self, timeout=None):
+        try:
+            return self.read(timeout)
+        except socket.timeout:
+            raise AssertionError("no response in time; exchange so far:\n"
+                                 + self.exchange()) from None
+
     def wait(self, tag, timeout=None, conts=()):
         untagged = []
         conts = list(conts)
         while True:
-            r = self.read(timeout)
+            r = self.read_or_fail(timeout)
             if r.startswith(tag + " "):
                 return Resp(tag, untagged, r, conts)
             if r.startswith("+"):
@@ -221,7 +228,7 @@ class Raw:
                 head = ""
                 if not p.plus:
                     while True:
-                        r = self.read(timeout)
+                        r = self.read_or_fail(timeout)
                         if r.startswith("+"):
                             conts.append(r)
                             break
@@ -1003,3 +1010,52 @@ class Misc(ImapTestBase):
         self.status_is(res, "NO", "TRYCREATE")
         res = r.cmd("c", "MOVE 1 NoSuchBox")
         self.status_is(res, "NO", "TRYCREATE")
+
+
+class Robustness(ImapTestBase):
+
+    def test_deep_nesting_refused_not_crashing(self):
+        r = self.raw()
+        self.append(r, "INBOX", SIMPLE)
+        self.ok(r.cmd("s", "SELECT INBOX"))
+        for i, crit in enumerate(["(" * 5000 + "ALL" + ")" * 5000,
+                                  "NOT " * 5000 + "ALL",
+                                  "OR ALL " * 3000 + "ALL"]):
+            res = r.cmd("d%d" % i, "SEARCH " + crit)
+            self.assertIn(res.status, ("OK", "BAD"), str(res)[:500])
+        res = r.cmd("f", "FETCH 1 " + "(" * 3000 + "FLAGS" + ")" * 3000)
+        self.assertEqual(res.status, "BAD", str(res)[:500])
+        self.ok(r.cmd("n", "NOOP"))
+
+    def test_many_arguments(self):
+        r = self.raw()
+        self.append(r, "INBOX", SIMPLE)
+        self.ok(r.cmd("s", "SELECT INBOX"))
+        res = r.cmd("a", "FETCH 1 (" + " ".join(["FLAGS"] * 6000) + ")")
+        self.assertIn(res.status, ("OK", "BAD"), str(res)[:500])
+        res = r.cmd("b", "FETCH " + ",".join(["1"] * 6000) + " FLAGS")
+        self.assertIn(res.status, ("OK", "BAD"), str(res)[:500])
+        self.ok(r.cmd("n", "NOOP"))
+
+    def test_disconnect_mid_append_stores_nothing(self):
+        u = self.new_user()
+        r = self.raw(u)
+        r.send("a APPEND INBOX {5000}\r\n")
+        self.assertTrue(r.read().startswith("+"), r.exchange())
+        r.send(b"Subject: cut\r\n\r\n" + b"x" * 1000)
+        r.close()
+        r2 = self.raw(u)
+        res = self.ok(r2.cmd("c", "STATUS INBOX (MESSAGES)"))
+        self.assertIn("MESSAGES 0", res.untagged[0].upper(), str(res))
+
+    def test_tag_required_and_odd_tags(self):
+        r = self.raw()
+        res = r.cmd("a.b-c_1", "NOOP")
+        self.ok(res)
+        r.send("* NOOP\r\n")
+        r.send("+ NOOP\r\n")
+        res = self.ok(r.cmd("z", "NOOP"))
+        bads = [u for u in res.untagged if " BAD" in u]
+        self.assertEqual(len(bads), 2, str(res))
+        self.assertFalse([u for u in res.untagged if " OK" in u
+                          and not u.startswith("* OK")], str(res))
