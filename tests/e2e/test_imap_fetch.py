@@ -803,3 +803,21 @@ class FetchEdges(FetchBase):
         res = r.cmd("f2", "FETCH 1 UID", timeout=3)
         self.ok(res)
         self.assertEqual(res.untagged, ["* 1 FETCH (UID 1)"], r.exchange())
+
+    def test_next_command_after_many_fetch_responses(self):
+        # The same with 300 small FETCH responses adding up to ~130 KB.
+        r = self.raw()
+        parts = ["APPEND INBOX"]
+        for i in range(300):
+            parts += [" ", Lit(b"Subject: m%d\r\n\r\n" % i + b"y" * 400 + b"\r\n",
+                               plus=True)]
+        self.ok(r.cmd("a", *parts))
+        self.ok(r.cmd("s", "SELECT INBOX"))
+        res = self.ok(r.cmd("f1", "FETCH 1:* BODY.PEEK[]"))
+        self.assertEqual(len(fetches(res)), 300)
+        res = r.cmd("f2", "NOOP", timeout=3)
+        self.ok(res)
+        # Pipelined behind the big one.
+        r.send("p1 FETCH 1:* BODY.PEEK[]\r\np2 NOOP\r\n")
+        self.ok(r.wait("p1"))
+        self.ok(r.wait("p2", timeout=3))

@@ -401,6 +401,27 @@ class TwoSessions(MultiBase):
         # (then it says 4); what B ends with is 3 messages.
         self.assertEqual(len(self.uids(b)), 3, str(res))
 
+    def test_move_by_other_session_is_expunge_at_noop(self):
+        a, b = self.pair(3)
+        self.ok(a.cmd("m", "MOVE 1 Archive"))
+        res = b.cmd("f", "FETCH 1:* UID")
+        self.assertEqual(expunges(res), [], str(res))
+        res = self.ok(b.cmd("n", "NOOP"))
+        self.assertEqual(expunges(res), ["* 1 EXPUNGE"], str(res))
+        self.assertEqual(self.uids(b), a.uids[1:])
+
+    def test_examiner_sees_flag_changes(self):
+        a = self.filled(2)
+        b = self.raw(a.user)
+        self.ok(b.cmd("e", "EXAMINE INBOX"))
+        self.ok(a.cmd("st", "STORE 2 +FLAGS (\\Answered)"))
+        res = self.ok(b.cmd("n", "NOOP"))
+        f = fetches(res)
+        self.assertIn(2, f, str(res))
+        self.assertIn("\\ANSWERED", flagset(f[2]["FLAGS"]), str(res))
+        res = b.cmd("x", "UID EXPUNGE %d" % a.uids[0])
+        self.assertEqual(res.status, "NO", str(res))
+
     def test_recent_to_one_session(self):
         u = self.new_user()
         w = self.raw(u)

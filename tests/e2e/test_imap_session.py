@@ -633,6 +633,36 @@ class Auth(ImapTestBase):
         self.ok(res)
         self.ok(r.cmd("b", "SELECT INBOX"))
 
+    def test_authenticate_plain_authzid(self):
+        u = self.new_user()
+        v = self.new_user()
+        r = self.connect_raw()
+        # Acting as another user is refused...
+        res = r.cmd("a", "AUTHENTICATE PLAIN " + sasl_plain(u, user_password(u), v))
+        self.assertEqual(res.status, "NO", str(res))
+        # ...acting as oneself is fine.
+        res = r.cmd("b", "AUTHENTICATE PLAIN " + sasl_plain(u, user_password(u), u))
+        self.ok(res)
+
+    def test_authenticate_unknown_mechanism_and_bad_base64(self):
+        r = self.connect_raw()
+        res = r.cmd("a", "AUTHENTICATE CRAM-MD5")
+        self.assertIn(res.status, ("NO", "BAD"), str(res))
+        res = r.cmd("b", "AUTHENTICATE PLAIN !!!notbase64!!!")
+        self.assertIn(res.status, ("NO", "BAD"), str(res))
+        res = r.cmd("c", "AUTHENTICATE PLAIN =")
+        self.assertIn(res.status, ("NO", "BAD"), str(res))
+        self.ok(r.cmd("d", "NOOP"))
+        res = r.cmd("e", "SELECT INBOX")
+        self.assertIn(res.status, ("NO", "BAD"), str(res))
+
+    def test_login_utf8_password_literal(self):
+        u = self.new_user()
+        pw = "p\u00e4ss-w\u00f6rd"
+        add_users_live(self.inst, [(u, pw, 0, 0)])
+        r = self.connect_raw()
+        self.ok(r.cmd("a", "LOGIN %s " % u, Lit(pw.encode())))
+
     def test_imaplib_authenticate_plain(self):
         u = self.new_user()
         m = self.inst.imap4_ssl()
@@ -981,7 +1011,7 @@ class Misc(ImapTestBase):
     def test_delete_inbox_cannot(self):
         r = self.raw()
         res = r.cmd("a", "DELETE INBOX")
-        self.assertEqual(res.status, "NO", str(res))
+        self.status_is(res, "NO", "CANNOT")
 
     def test_overquota_append(self):
         u = self.new_user(quota_messages=1)
