@@ -821,3 +821,78 @@ class FetchEdges(FetchBase):
         r.send("p1 FETCH 1:* BODY.PEEK[]\r\np2 NOOP\r\n")
         self.ok(r.wait("p1"))
         self.ok(r.wait("p2", timeout=3))
+
+
+MALFORMED = [
+    # Boundary never closed, preamble only.
+    b"Subject: a\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\nno parts here\r\n",
+    # Empty boundary parameter.
+    b'Subject: b\r\nContent-Type: multipart/alternative; boundary=""\r\n\r\n--\r\nx\r\n',
+    # Unterminated multipart with one part.
+    b"Subject: c\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n"
+    b"Content-Type: text/plain\r\n\r\nbody without end",
+    # Broken base64 and quoted-printable.
+    b"Subject: d\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\n!!!*** not base64 ===\r\n",
+    b"Subject: e\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=ZZ=\r\n=4",
+    # No blank line: all header.
+    b"Subject: f\r\nX-Only: headers",
+    # No header at all.
+    b"\r\njust a body\r\n",
+    # A header line without a colon, 8-bit junk, an unknown charset.
+    b"Subject: g\r\nthis is not a header\r\nContent-Type: text/plain; "
+    b"charset=x-unknown-42\r\n\r\n\xff\xfe\xfd caf\xe9\r\n",
+    # A 100 KB folded header.
+    b"Subject: h\r\nX-Long: " + b"w " * 20000 + b"\r\n " + b"v" * 60000
+    + b"\r\n\r\nbody\r\n",
+    # message/rfc822 that is empty, and encoded.
+    b"Subject: i\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\n"
+    b"Content-Type: message/rfc822\r\n\r\n\r\n--m\r\nContent-Type: message/rfc822\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\nU3ViamVjdDogeA0KDQp5DQo=\r\n--m--\r\n",
+    # Bare LFs.
+    b"Subject: j\nContent-Type: multipart/mixed; boundary=lf\n\n--lf\n"
+    b"Content-Type: text/plain\n\nlf body\n--lf--\n",
+    # Addresses that are not addresses; groups; encoded-word junk.
+    b"From: <>, @@@, \"unterminated\r\nTo: undisclosed-recipients:;\r\n"
+    b"Cc: Group: a@b.c, d@e.f;, g@h\r\nSubject: =?utf-8?B?!!?= =?x?Q?a?=\r\n"
+    b"Date: not a date\r\n\r\nx\r\n",
+]
+
+
+class Malformed(FetchBase):
+
+    def test_malformed_messages_fetch_and_search(self):
+        r = self.raw()
+        for m in MALFORMED:
+            self.append(r, "INBOX", m)
+        self.ok(r.cmd("s", "SELECT INBOX"))
+        for i, m in enumerate(MALFORMED, 1):
+            with self.subTest(message=i):
+                res = self.ok(r.cmd(
+                    "f%d" % i, "FETCH %d (RFC822.SIZE BODY.PEEK[] BODYSTRUCTURE "
+                    "ENVELOPE BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[TEXT] "
+                    "BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[1.1.1])" % i))
+                d = fetches(res)[i]
+                # Bare LFs (invalid in RFC 5322) may be stored as CRLF; the
+                # size always matches what BODY[] returns.
+                self.assertIn(B(d["BODY[]"]),
+                              (m, re.sub(rb"(?<!\r)\n", b"\r\n", m)))
+                self.assertEqual(int(d["RFC822.SIZE"]), len(d["BODY[]"]))
+                self.assertIsInstance(d["BODYSTRUCTURE"], list)
+                self.assertIsInstance(d["ENVELOPE"], list)
+                self.assertEqual(len(d["ENVELOPE"]), 10, str(res)[:1000])
+        for i, crit in enumerate(["TEXT zzz", "BODY caf", "FROM x", "SUBJECT a",
+                                  "SENTBEFORE 1-Jan-2030", "HEADER X-Long v"]):
+            self.ok(r.cmd("q%d" % i, "SEARCH " + crit))
+        res = self.ok(r.cmd("u", "SEARCH CHARSET UTF-8 BODY ", Lit(b"\xff\xfe")))
+        self.ok(r.cmd("n", "NOOP"))
+
+    def test_many_header_fields_requested(self):
+        r = self.box(msgs=(SIMPLE,))
+        names = " ".join("X-F%d" % i for i in range(300))
+        res = r.cmd("a", "FETCH 1 BODY.PEEK[HEADER.FIELDS (%s Subject)]" % names)
+        self.assertIn(res.status, ("OK", "BAD"), str(res)[:500])
+        if res.ok():
+            v = list(fetches(res)[1].values())[0]
+            self.assertEqual(v, "Subject: hello\r\n\r\n")
+        self.ok(r.cmd("n", "NOOP"))
