@@ -511,17 +511,27 @@ conn_pump(struct conn *c, int revents)
 	if (c->state == CS_OPEN && (revents & (EV_READ | EV_WRITE)) &&
 	    !buf_full(&c->in) && !c->eof)
 		conn_fill(c);
-	conn_dispatch(c);
-	if (c->state == CS_OPEN || c->state == CS_STARTTLS_FLUSH ||
-	    c->state == CS_CLOSING)
-		conn_flush(c);
-	/* A long command continues while the client keeps reading. */
-	while (c->state == CS_OPEN && c->drain_wanted && c->out.len < OUT_HIGH &&
-	    c->proto != NULL && c->proto->on_drain != NULL) {
-		c->drain_wanted = false;
-		c->proto->on_drain(c, c->ctx);
-		if (c->state == CS_OPEN)
+	for (;;) {
+		bool drained = false;
+
+		conn_dispatch(c);
+		if (c->state == CS_OPEN || c->state == CS_STARTTLS_FLUSH ||
+		    c->state == CS_CLOSING)
 			conn_flush(c);
+		/* A long command continues while the client keeps reading. */
+		while (c->state == CS_OPEN && c->drain_wanted &&
+		    c->out.len < OUT_HIGH && c->proto != NULL &&
+		    c->proto->on_drain != NULL) {
+			c->drain_wanted = false;
+			drained = true;
+			c->proto->on_drain(c, c->ctx);
+			if (c->state == CS_OPEN)
+				conn_flush(c);
+		}
+		/* It ended and unpaused: run what was pipelined behind it. */
+		if (!drained || c->paused || c->in.len == 0 ||
+		    c->state != CS_OPEN)
+			break;
 	}
 	if (c->state == CS_STARTTLS_FLUSH && c->out.len == 0) {
 		/* The "go ahead" is out; whatever arrives now is TLS. */

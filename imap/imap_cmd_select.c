@@ -61,10 +61,7 @@ select_common(struct imap_session *s, const struct imap_cmd *cmd,
 	buf_appendf(&b, "* FLAGS (");
 	imap_fmt_flag_names(&b, v->mb);
 	buf_appendf(&b, ")\r\n* OK [PERMANENTFLAGS (");
-	if (!readonly) {
-		imap_fmt_flag_names(&b, v->mb);
-		buf_appendf(&b, " \\*");
-	}
+	imap_fmt_permanentflags(&b, v->mb, readonly);
 	buf_appendf(&b, ")] Flags permitted\r\n");
 	buf_appendf(&b, "* %zu EXISTS\r\n* %zu RECENT\r\n", v->n, v->nrecent);
 	if (unseen != 0)

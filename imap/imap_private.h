@@ -158,6 +158,10 @@ int	 imap_fmt_flags(struct buf *b, const struct store_mbox *mb,
 	    const struct store_flags *flags, bool recent);
 /* "\Answered \Flagged ... kw1 kw2" (no parentheses): FLAGS response. */
 int	 imap_fmt_flag_names(struct buf *b, const struct store_mbox *mb);
+/* The PERMANENTFLAGS list (without parentheses): none when read-only;
+ * "\\*" while a new keyword can still be added. */
+int	 imap_fmt_permanentflags(struct buf *b, const struct store_mbox *mb,
+	    bool readonly);
 /* Parse a flag list argument (a list or one atom) into flags; keywords
  * are created in mb when create (STORE, APPEND). 0, or -1 with a reason
  * in *why_r ("Invalid flag", "Too many keywords"). */

@@ -225,6 +225,14 @@ imap_continue(struct imap_session *s, bool (*fn)(struct imap_session *,
 	conn_want_drain(s->conn);
 }
 
+/* Free the parser between commands: an idle session holds none. */
+static void
+parser_done(struct imap_session *s)
+{
+	imap_parser_free(&s->parser);
+	s->lit_left = 0;
+}
+
 static void
 cont_end(struct imap_session *s)
 {
@@ -234,6 +242,7 @@ cont_end(struct imap_session *s)
 	s->cont_free = NULL;
 	s->cont_ctx = NULL;
 	s->no_expunge = false;
+	parser_done(s);		/* the command's arguments */
 }
 
 static void
@@ -304,14 +313,6 @@ session_parser(struct imap_session *s)
 		s->parser = imap_parser_new(&lim);
 	}
 	return s->parser;
-}
-
-/* Free the parser between commands: an idle session holds none. */
-static void
-parser_done(struct imap_session *s)
-{
-	imap_parser_free(&s->parser);
-	s->lit_left = 0;
 }
 
 static void

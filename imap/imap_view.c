@@ -214,6 +214,21 @@ imap_parse_flags(const struct imap_arg *arg, struct store_mbox *mb,
 	return 0;
 }
 
+int
+imap_fmt_permanentflags(struct buf *b, const struct store_mbox *mb,
+    bool readonly)
+{
+	int rc = 0;
+
+	if (readonly)
+		return 0;
+	rc = imap_fmt_flag_names(b, mb);
+	/* \* only while a new keyword still fits (RFC 3501 7.1). */
+	if (store_mbox_keyword_count(mb) < STORE_KW_MAX)
+		rc |= buf_appendf(b, " \\*");
+	return rc;
+}
+
 static void
 send_flags(struct imap_session *s)
 {
@@ -223,10 +238,7 @@ send_flags(struct imap_session *s)
 	buf_appendf(&b, "* FLAGS (");
 	imap_fmt_flag_names(&b, s->view->mb);
 	buf_appendf(&b, ")\r\n* OK [PERMANENTFLAGS (");
-	if (!s->view->readonly) {
-		imap_fmt_flag_names(&b, s->view->mb);
-		buf_appendf(&b, " \\*");
-	}
+	imap_fmt_permanentflags(&b, s->view->mb, s->view->readonly);
 	buf_appendf(&b, ")] Flags permitted\r\n");
 	imap_send(s, &b);
 	buf_release(&b);
