@@ -91,6 +91,7 @@ bench: deps
 	@d=$$(mktemp -d /tmp/rmail-bench-XXXXXX) && build/rel/bench/bench_store $$d; \
 	    rc=$$?; rm -rf $$d; exit $$rc
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_smtp.py
+	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_imap.py
 
 clean:
 	rm -rf build rmail
