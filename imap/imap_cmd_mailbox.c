@@ -167,6 +167,24 @@ done:
 
 /* DELETE */
 
+/*
+ * The session's own DELETE or RENAME of its selected mailbox (or of a
+ * parent of it, for RENAME) leaves the selected state, as Dovecot does;
+ * other sessions on it get BYE when the store reports it gone.
+ */
+static void
+deselect_if(struct imap_session *s, const char *name, bool subtree)
+{
+	const char *sel = imap_selected_name(s);
+	size_t n = strlen(name);
+
+	if (sel == NULL || strncmp(sel, name, n) != 0 ||
+	    (sel[n] != '\0' && (!subtree || sel[n] != '/')))
+		return;
+	imap_view_close(s);
+	s->state = IMAP_ST_AUTH;
+}
+
 void
 imap_cmd_delete(struct imap_session *s, const struct imap_cmd *cmd)
 {
@@ -191,6 +209,7 @@ imap_cmd_delete(struct imap_session *s, const struct imap_cmd *cmd)
 		mbox_no(s, "DELETE", canon, errno, err);
 		return;
 	}
+	deselect_if(s, canon, false);
 	imap_tagged(s, "OK DELETE completed");
 }
 
@@ -210,6 +229,9 @@ imap_cmd_rename(struct imap_session *s, const struct imap_cmd *cmd)
 	    imap_arg_mailbox(s, &cmd->args[1], to, NULL) == -1)
 		return;
 	if (store_tree_rename(s->user_dir, from, to, err, sizeof(err)) == 0) {
+		/* RENAME INBOX moves its messages; INBOX itself stays. */
+		if (strcmp(from, "INBOX") != 0)
+			deselect_if(s, from, true);
 		imap_tagged(s, "OK RENAME completed");
 		return;
 	}

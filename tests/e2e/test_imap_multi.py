@@ -653,6 +653,21 @@ class MailboxEdges(MultiBase):
         self.ok(b.cmd("n", "NOOP"))
         self.assertEqual(b.cmd("st", "STATUS Doomed (MESSAGES)").status, "NO")
 
+    def test_delete_or_rename_own_selected_mailbox_deselects(self):
+        # As Dovecot: the session leaves the selected state and goes on.
+        a = self.raw()
+        for box, how in (("Gone1", "DELETE Gone1"),
+                         ("Gone2", "RENAME Gone2 Moved2")):
+            self.ok(a.cmd("c", "CREATE " + box))
+            self.append(a, box, mk(1))
+            self.ok(a.cmd("s", "SELECT " + box))
+            self.ok(a.cmd("d", how))
+            res = a.cmd("f", "FETCH 1 FLAGS")
+            self.assertEqual(res.status, "BAD", str(res))
+            self.ok(a.cmd("n", "NOOP"))
+        res = self.ok(a.cmd("s2", "SELECT Moved2"))
+        self.assertIn("* 1 EXISTS", res.untagged, str(res))
+
 
 class IdleEdges(MultiBase):
 
