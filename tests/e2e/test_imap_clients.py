@@ -148,9 +148,14 @@ class Imaplib2Idle(ServerTest):
             fired.set()
 
         m.idle(timeout=60, callback=callback)
-        # imaplib2 sends IDLE from its own thread: give the server the
-        # IDLE before the delivery so the EXISTS is a push, not a SELECT.
-        time.sleep(0.3)
+        # imaplib2 sends IDLE from its own thread and sets idle_rqb when the
+        # server's "+" continuation arrives: wait for it, so the delivery
+        # comes while the server holds the session in IDLE.
+        deadline = time.monotonic() + 5 * harness.SLOW
+        while m.idle_rqb is None and not fired.is_set():
+            self.assertLess(time.monotonic(), deadline,
+                            "no continuation to IDLE")
+            time.sleep(0.01)
         self.assertFalse(fired.is_set(),
                          "IDLE ended before any delivery: %r" % got.get("args"))
         sent_at = smtp_send(inst, ["during idle"])[0]
