@@ -41,12 +41,12 @@
 #define QUEUE_BATCH		64
 #define QUEUE_PASS_COPIES	256
 /*
- * Passes start at most this often (seconds). A message that arrives when
- * the queue is quiet is delivered in the next loop iteration (an IMAP
- * client in IDLE sees it at once); under load a new message waits for the
- * next pass, which then delivers all that came meanwhile, and each mailbox
- * takes them under one lock and one status.json write, instead of one
- * pass per message.
+ * Under load passes start at most this often (seconds): a new message
+ * waits for the next pass, which delivers all that came meanwhile, and
+ * each mailbox takes them under one lock and one status.json write,
+ * instead of one pass per message. A message that arrives while the queue
+ * is quiet is delivered in the next loop iteration, so an IMAP client in
+ * IDLE sees it at once.
  */
 #define QUEUE_COALESCE		0.050
 /* Retry delays of a temporary failure: 1 min, doubling, at most 1 h. */
@@ -68,6 +68,7 @@ struct queue {
 	size_t			 n, cap;
 	ev_timer		 timer;
 	double			 last_pass;	/* ev_now() when the last began */
+	size_t			 last_msgs;	/* messages it delivered */
 	unsigned		 counter;	/* for ids made in one microsecond */
 };
 
@@ -509,6 +510,7 @@ pass(struct queue *q)
 		free(p->data);
 		queue_msgenv_clear(&p->e);
 	}
+	q->last_msgs = nmsgs;
 	free(v);
 	free(msgs);
 }
@@ -746,6 +748,7 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	const char		*op = "write";
 	int			 fd = -1, saved;
 	bool			 renamed = false;
+	double			 now_ev;
 
 	memset(&e, 0, sizeof(e));
 	if (env->targets == NULL || env->targets->n == 0 ||
@@ -824,9 +827,14 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	snprintf(id_r, QUEUE_ID_MAX, "%s", id);
 	log_info("queue", 0, env->client_ip, "event=queued id=%s from=%s "
 	    "size=%zu nrcpt=%zu", id, log_q(e.from), len, e.n);
-	/* At once when quiet, else with the next pass (QUEUE_COALESCE). */
-	add_ent(q, id, q->last_pass + QUEUE_COALESCE > ev_now(q->env->loop) ?
-	    q->last_pass + QUEUE_COALESCE : ev_now(q->env->loop));
+	/*
+	 * At once while the queue is quiet (the last pass is old, or it
+	 * carried a single message: one sender at a time), else with the
+	 * next pass, which takes everything that came meanwhile.
+	 */
+	now_ev = ev_now(q->env->loop);
+	add_ent(q, id, q->last_msgs > 1 && q->last_pass + QUEUE_COALESCE > now_ev ?
+	    q->last_pass + QUEUE_COALESCE : now_ev);
 	schedule(q);
 	queue_msgenv_clear(&e);
 	free(head);
