@@ -41,6 +41,15 @@ store_free(void *arg)
 	free(ctx);
 }
 
+static void
+commit(struct store_ctx *ctx, struct imap_view *v)
+{
+	if (store_mbox_flags_commit(v->mb) == -1) {
+		ctx->failed++;
+		ctx->err = errno;
+	}
+}
+
 static bool
 store_step(struct imap_session *s, void *arg)
 {
@@ -50,7 +59,9 @@ store_step(struct imap_session *s, void *arg)
 	size_t done = 0;
 
 	buf_init(&b, SIZE_MAX);
-	while (ctx->i < ctx->n && v != NULL) {
+	/* One directory sync per shard per chunk, before its responses. */
+	store_mbox_flags_begin(v->mb);
+	while (ctx->i < ctx->n) {
 		uint32_t uid = ctx->uids[ctx->i++];
 		const struct store_msg *m = store_mbox_find(v->mb, uid);
 		uint32_t seq = imap_view_seq(v, uid);
@@ -96,14 +107,17 @@ store_step(struct imap_session *s, void *arg)
 			buf_appendf(&b, ")\r\n");
 		}
 		if (++done == STORE_CHUNK) {
+			commit(ctx, v);
 			imap_send(s, &b);
 			if (conn_output_high_water(s->conn)) {
 				buf_release(&b);
 				return false;
 			}
 			done = 0;
+			store_mbox_flags_begin(v->mb);
 		}
 	}
+	commit(ctx, v);
 	imap_send(s, &b);
 	buf_release(&b);
 	if (ctx->failed > 0)

@@ -308,6 +308,7 @@ store_mbox_close(struct store_mbox **mbp)
 	if (mbp == NULL || (mb = *mbp) == NULL)
 		return;
 	mbox_subs_free(mb);
+	free(mb->dirty);
 	mbox_status_free(&mb->st);
 	free(mb->msgs);
 	free(mb->userdir);
@@ -429,6 +430,48 @@ store_mbox_read(struct store_mbox *mb, uint32_t uid, size_t *len_r)
 	return NULL;
 }
 
+static void
+mark_dirty(struct store_mbox *mb, uint32_t shardno)
+{
+	for (size_t i = mb->ndirty; i > 0; i--)
+		if (mb->dirty[i - 1] == shardno)
+			return;
+	if (mb->ndirty == mb->dirty_cap) {
+		mb->dirty_cap = mb->dirty_cap ? mb->dirty_cap * 2 : 8;
+		mb->dirty = xrealloc(mb->dirty, mb->dirty_cap * sizeof(*mb->dirty));
+	}
+	mb->dirty[mb->ndirty++] = shardno;
+}
+
+void
+store_mbox_flags_begin(struct store_mbox *mb)
+{
+	mb->flags_batch = true;
+}
+
+int
+store_mbox_flags_commit(struct store_mbox *mb)
+{
+	char shard[PATH_MAX];
+	int rc = 0, saved = 0;
+
+	mb->flags_batch = false;
+	for (size_t i = 0; i < mb->ndirty; i++) {
+		uint32_t uid = mb->dirty[i] * 1000 + (mb->dirty[i] == 0);
+
+		if (mbox_shard_path(mb, uid, shard) == -1 ||
+		    fsio_fsync_dir(shard) == -1) {
+			if (rc == 0)
+				saved = errno;
+			rc = -1;
+		}
+	}
+	mb->ndirty = 0;
+	if (rc == -1)
+		errno = saved;
+	return rc;
+}
+
 int
 store_mbox_set_flags(struct store_mbox *mb, uint32_t uid,
     const struct store_flags *flags)
@@ -458,6 +501,10 @@ store_mbox_set_flags(struct store_mbox *mb, uint32_t uid,
 		} else if (rename(from, to) == 0) {
 			m->flags = want;
 			mbox_emit(mb, STORE_EV_FLAGS, uid, m);
+			if (mb->flags_batch) {
+				mark_dirty(mb, uid / 1000);
+				return 0;
+			}
 			/* STYLE.md 6: a flag change is durable once the
 			 * directory is synced. */
 			return fsio_fsync_dir(shard);

@@ -236,6 +236,16 @@ int	 store_mbox_set_flags(struct store_mbox *, uint32_t uid,
 	    const struct store_flags *flags);
 
 /*
+ * Many flag changes (IMAP STORE 1:*): after store_mbox_flags_begin(),
+ * store_mbox_set_flags() renames without syncing the shard directory each
+ * time; store_mbox_flags_commit() syncs every shard touched, once, and
+ * ends the batch. The changes are durable when it returns 0; -1 with the
+ * errno of the first failed sync (the renames stand).
+ */
+void	 store_mbox_flags_begin(struct store_mbox *);
+int	 store_mbox_flags_commit(struct store_mbox *);
+
+/*
  * Remove message uid (unlink) and drop it from the index. 0 also when
  * another process removed it first. -1 with errno: ENOENT when uid is not
  * in the index; EAGAIN when retries ran out; the system error otherwise

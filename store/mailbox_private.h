@@ -65,6 +65,10 @@ struct store_mbox {
 	/* Opened by store_mbox_open_append(): the index holds only what was
 	 * appended since, so older files are not strays. */
 	bool			 partial;
+	/* store_mbox_flags_begin(): shards renamed in, not yet synced. */
+	bool			 flags_batch;
+	uint32_t		*dirty;		/* shard numbers, unsorted */
+	size_t			 ndirty, dirty_cap;
 	/* \Recent: the lowest uid no session has claimed yet. */
 	uint32_t		 recent_next;
 	struct store_sub	*subs;		/* subscribers, newest first */

@@ -247,6 +247,37 @@ test_append_flags_and_set(void **state)
 	store_mbox_close(&mb);
 }
 
+/* A batch renames at once and syncs each shard once at commit; a fresh
+ * handle (another process) sees the new flags. */
+static void
+test_set_flags_batch(void **state)
+{
+	struct udir		*u = *state;
+	struct store_mbox	*a, *b;
+	struct store_flags	 seen = { STORE_F_SEEN, 0 };
+	char			 err[256];
+
+	a = make_inbox(u);
+	for (int i = 0; i < 5; i++)
+		st_append(a, "x\r\n", 0, NULL);
+	store_mbox_flags_begin(a);
+	for (uint32_t uid = 1; uid <= 5; uid++)
+		assert_int_equal(store_mbox_set_flags(a, uid, &seen), 0);
+	assert_true(exists(u->mbox, "0000/00000003_S.eml"));
+	assert_int_equal(store_mbox_flags_commit(a), 0);
+	/* Outside a batch, set_flags syncs by itself again. */
+	assert_int_equal(store_mbox_set_flags(a, 1, &(struct store_flags){ 0, 0 }), 0);
+	assert_int_equal(store_mbox_flags_commit(a), 0);	/* nothing to do */
+	b = store_mbox_open(u->dir, "INBOX", err, sizeof(err));
+	assert_non_null(b);
+	assert_int_equal(store_mbox_find(b, 1)->flags.sys, 0);
+	for (uint32_t uid = 2; uid <= 5; uid++)
+		assert_int_equal(store_mbox_find(b, uid)->flags.sys, STORE_F_SEEN);
+	assert_int_equal(tmp_count_files(u->mbox, "0000"), 5);
+	store_mbox_close(&b);
+	store_mbox_close(&a);
+}
+
 static void
 test_set_flags_chase(void **state)
 {
@@ -1011,6 +1042,7 @@ main(void)
 		T(test_create_twice),
 		T(test_append_reopen),
 		T(test_append_flags_and_set),
+		T(test_set_flags_batch),
 		T(test_set_flags_chase),
 		T(test_gone_elsewhere),
 		T(test_expunge),
