@@ -107,42 +107,53 @@ imap_capabilities(const struct imap_session *s)
 
 /* Replies. */
 
+/* Format into line (len bytes) or, when longer, a heap string. */
+static char *
+vformat(char *line, size_t len, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(line, len, fmt, ap2);
+	va_end(ap2);
+	if (n >= 0 && (size_t)n >= len) {
+		char *big = xmalloc((size_t)n + 1);
+
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		return big;
+	}
+	return line;
+}
+
 void
 imap_tagged(struct imap_session *s, const char *fmt, ...)
 {
 	va_list ap;
-	char line[1024];
+	char line[512], *p;
 
 	if (s->view != NULL)
 		imap_view_flush(s, !s->no_expunge);
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	p = vformat(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	conn_reply(s->conn, "%s %s", s->tag, line);
+	conn_reply(s->conn, "%s %s", s->tag, p);
+	if (p != line)
+		free(p);
 }
 
 void
 imap_untagged(struct imap_session *s, const char *fmt, ...)
 {
 	va_list ap;
-	char line[1024];
-	int n;
+	char line[512], *p;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
+	p = vformat(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n >= sizeof(line)) {
-		/* Long: format again into the heap. */
-		char *big = xmalloc((size_t)n + 1);
-
-		va_start(ap, fmt);
-		vsnprintf(big, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-		conn_reply(s->conn, "* %s", big);
-		free(big);
-		return;
-	}
-	conn_reply(s->conn, "* %s", line);
+	conn_reply(s->conn, "* %s", p);
+	if (p != line)
+		free(p);
 }
 
 void

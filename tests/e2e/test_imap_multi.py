@@ -81,6 +81,25 @@ class MultiBase(ImapTestBase):
 
 class UidPlus(MultiBase):
 
+    def test_copyuid_of_scattered_uids_is_whole(self):
+        # 800 messages in one MULTIAPPEND, then every other one copied:
+        # COPYUID names 400 single uids (~1,500 bytes), APPENDUID a range;
+        # the tagged lines must come whole, not cut at a buffer size.
+        r = self.raw()
+        parts = ["APPEND INBOX"]
+        for i in range(800):
+            parts += [" ", Lit(mk(i), plus=True)]
+        res = self.ok(r.cmd("a", *parts))
+        self.assertRegex(res.tagged, r"\[APPENDUID \d+ 1:800\]")
+        self.ok(r.cmd("s", "SELECT INBOX"))
+        odd = ",".join(str(u) for u in range(1, 801, 2))
+        res = self.ok(r.cmd("c", "UID COPY %s Archive" % odd))
+        m = re.search(r"\[COPYUID (\d+) ([0-9:,]+) ([0-9:,]+)\]", res.tagged)
+        self.assertIsNotNone(m, str(res))
+        self.assertEqual(parse_uidset(m.group(2)), list(range(1, 801, 2)))
+        self.assertEqual(len(parse_uidset(m.group(3))), 400)
+        self.assertTrue(res.tagged.endswith("completed"), res.tagged)
+
     def test_appenduid(self):
         r = self.raw()
         res = self.append(r, "INBOX", mk(1))
