@@ -518,8 +518,10 @@ conn_pump(struct conn *c, int revents)
 		if (c->state == CS_OPEN || c->state == CS_STARTTLS_FLUSH ||
 		    c->state == CS_CLOSING)
 			conn_flush(c);
-		/* A long command continues while the client keeps reading. */
-		while (c->state == CS_OPEN && c->drain_wanted &&
+		/* A long command continues while the client keeps reading,
+		 * one step per loop iteration so other connections get
+		 * their turn in between. */
+		if (c->state == CS_OPEN && c->drain_wanted &&
 		    c->out.len < OUT_HIGH && c->proto != NULL &&
 		    c->proto->on_drain != NULL) {
 			c->drain_wanted = false;

@@ -37,9 +37,11 @@ struct conn_proto {
 	/* The server is stopping: say goodbye and conn_close(). NULL: the
 	 * conn is closed (flushing what is queued). */
 	void	(*on_shutdown)(struct conn *, void *ctx);
-	/* Output drained below the high-water mark after conn_want_drain().
-	 * May be NULL. For commands that produce more output than the cap
-	 * allows (IMAP FETCH 1:*): write a chunk, ask, continue here. */
+	/* Output drained below the high-water mark after conn_want_drain(),
+	 * at most once per loop iteration. May be NULL. For commands that
+	 * produce more output than the cap allows (IMAP FETCH 1:*), or work
+	 * too long to do at once (SEARCH of a large mailbox): do a step, ask
+	 * again, continue here while other connections are served between. */
 	void	(*on_drain)(struct conn *, void *ctx);
 	/* Last reference dropped: free ctx. Required. */
 	void	(*on_free)(void *ctx);

@@ -22,11 +22,37 @@ enum {
 	RET_COUNT = 8,
 };
 
+/* Messages tested per step: a search of a large mailbox runs in steps,
+ * other clients served in between. */
+#define SEARCH_STEP_FLAGS	20000
+#define SEARCH_STEP_DATA	200
+
 struct search_load {
 	struct imap_session	*s;
 	uint32_t		 uid;
 	char			*data;
 };
+
+struct search_ctx {
+	struct imap_search	*prog;
+	bool			 need, esearch, uid;
+	unsigned		 ret;
+	size_t			 i, n;		/* next index into the view, end */
+	uint32_t		*hits;
+	size_t			 nhits;
+	struct search_load	 load;
+};
+
+static void
+search_free(void *arg)
+{
+	struct search_ctx *ctx = arg;
+
+	imap_search_free(&ctx->prog);
+	free(ctx->load.data);
+	free(ctx->hits);
+	free(ctx);
+}
 
 static int
 load_data(void *arg, const char **data_r, size_t *len_r,
@@ -82,87 +108,28 @@ parse_return(const struct imap_arg *list, unsigned *ret_r)
 	return 0;
 }
 
-void
-imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
+static void
+answer(struct imap_session *s, struct search_ctx *ctx)
 {
-	struct imap_view *v = s->view;
-	const struct imap_arg *args = cmd->args;
-	size_t nargs = cmd->nargs;
-	struct imap_search *prog = NULL;
-	struct imap_search_ctx sctx = {
-		.max_seq = (uint32_t)v->n,
-		.max_uid = v->n > 0 ? v->uids[v->n - 1] : 0,
-		.keyword = keyword_bit,
-		.arg = s,
-	};
-	struct search_load load = { .s = s };
-	uint32_t *hits;
-	size_t nhits = 0;
-	unsigned ret = 0;
-	bool esearch = false, badcharset = false, need;
-	char err[256];
 	struct buf b;
 
-	if (nargs >= 2 && imap_arg_is_atom(&args[0], "RETURN")) {
-		if (parse_return(&args[1], &ret) == -1) {
-			imap_tagged(s, "BAD Invalid RETURN options");
-			return;
-		}
-		esearch = true;
-		args += 2;
-		nargs -= 2;
-	}
-	if (imap_search_parse(args, nargs, &sctx, &prog, &badcharset, err,
-	    sizeof(err)) == -1) {
-		if (badcharset)
-			imap_tagged(s, "NO [BADCHARSET (UTF-8 US-ASCII)] %s", err);
-		else
-			imap_tagged(s, "BAD %s", err);
-		return;
-	}
-	need = imap_search_needs_data(prog);
-	hits = xmalloc((v->n > 0 ? v->n : 1) * sizeof(*hits));
-	for (size_t i = 0; i < v->n; i++) {
-		uint32_t uid = v->uids[i];
-		const struct store_msg *m = store_mbox_find(v->mb, uid);
-		struct imap_search_msg sm;
-
-		if (m == NULL)
-			continue;	/* expunged meanwhile */
-		memset(&sm, 0, sizeof(sm));
-		sm.seq = (uint32_t)i + 1;
-		sm.uid = uid;
-		sm.flags = m->flags;
-		sm.recent = imap_view_is_recent(v, uid);
-		sm.size = (uint64_t)m->size;
-		sm.internaldate = m->internaldate;
-		if (need) {
-			load.uid = uid;
-			sm.data = load_data;
-			sm.arg = &load;
-		}
-		if (imap_search_match(prog, &sm))
-			hits[nhits++] = cmd->uid ? uid : (uint32_t)i + 1;
-	}
-	free(load.data);
-	imap_search_free(&prog);
 	buf_init(&b, SIZE_MAX);
-	if (!esearch) {
+	if (!ctx->esearch) {
 		buf_appendf(&b, "* SEARCH");
-		for (size_t i = 0; i < nhits; i++)
-			buf_appendf(&b, " %u", hits[i]);
+		for (size_t i = 0; i < ctx->nhits; i++)
+			buf_appendf(&b, " %u", ctx->hits[i]);
 		buf_appendf(&b, "\r\n");
 	} else {
 		buf_appendf(&b, "* ESEARCH (TAG \"%s\")%s", s->tag,
-		    cmd->uid ? " UID" : "");
-		if (nhits > 0 && (ret & RET_MIN))
-			buf_appendf(&b, " MIN %u", hits[0]);
-		if (nhits > 0 && (ret & RET_MAX))
-			buf_appendf(&b, " MAX %u", hits[nhits - 1]);
-		if (ret & RET_COUNT)
-			buf_appendf(&b, " COUNT %zu", nhits);
-		if (nhits > 0 && (ret & RET_ALL)) {
-			char *set = imap_uidset_str(hits, nhits);
+		    ctx->uid ? " UID" : "");
+		if (ctx->nhits > 0 && (ctx->ret & RET_MIN))
+			buf_appendf(&b, " MIN %u", ctx->hits[0]);
+		if (ctx->nhits > 0 && (ctx->ret & RET_MAX))
+			buf_appendf(&b, " MAX %u", ctx->hits[ctx->nhits - 1]);
+		if (ctx->ret & RET_COUNT)
+			buf_appendf(&b, " COUNT %zu", ctx->nhits);
+		if (ctx->nhits > 0 && (ctx->ret & RET_ALL)) {
+			char *set = imap_uidset_str(ctx->hits, ctx->nhits);
 
 			buf_appendf(&b, " ALL %s", set);
 			free(set);
@@ -171,6 +138,92 @@ imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	imap_send(s, &b);
 	buf_release(&b);
-	free(hits);
-	imap_tagged(s, "OK %sSEARCH completed", cmd->uid ? "UID " : "");
+	imap_tagged(s, "OK %sSEARCH completed", ctx->uid ? "UID " : "");
+}
+
+/* Test the next messages; true when done (and answered). */
+static bool
+search_step(struct imap_session *s, void *arg)
+{
+	struct search_ctx *ctx = arg;
+	struct imap_view *v = s->view;
+	size_t end = ctx->i + (ctx->need ? SEARCH_STEP_DATA : SEARCH_STEP_FLAGS);
+
+	if (end > ctx->n)
+		end = ctx->n;
+	/* Until the command ends no EXPUNGE is sent, so the view keeps its
+	 * first n messages in place; new ones go after them. */
+	for (; ctx->i < end; ctx->i++) {
+		uint32_t uid = v->uids[ctx->i];
+		const struct store_msg *m = store_mbox_find(v->mb, uid);
+		struct imap_search_msg sm;
+
+		if (m == NULL)
+			continue;	/* expunged meanwhile */
+		memset(&sm, 0, sizeof(sm));
+		sm.seq = (uint32_t)ctx->i + 1;
+		sm.uid = uid;
+		sm.flags = m->flags;
+		sm.recent = imap_view_is_recent(v, uid);
+		sm.size = (uint64_t)m->size;
+		sm.internaldate = m->internaldate;
+		if (ctx->need) {
+			ctx->load.uid = uid;
+			sm.data = load_data;
+			sm.arg = &ctx->load;
+		}
+		if (imap_search_match(ctx->prog, &sm))
+			ctx->hits[ctx->nhits++] = ctx->uid ? uid :
+			    (uint32_t)ctx->i + 1;
+	}
+	if (ctx->i < ctx->n)
+		return false;	/* more in the next loop iteration */
+	answer(s, ctx);
+	return true;
+}
+
+void
+imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	struct imap_view *v = s->view;
+	const struct imap_arg *args = cmd->args;
+	size_t nargs = cmd->nargs;
+	struct imap_search_ctx sctx = {
+		.max_seq = (uint32_t)v->n,
+		.max_uid = v->n > 0 ? v->uids[v->n - 1] : 0,
+		.keyword = keyword_bit,
+		.arg = s,
+	};
+	struct search_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	bool badcharset = false;
+	char err[256];
+
+	ctx->uid = cmd->uid;
+	ctx->load.s = s;
+	if (nargs >= 2 && imap_arg_is_atom(&args[0], "RETURN")) {
+		if (parse_return(&args[1], &ctx->ret) == -1) {
+			search_free(ctx);
+			imap_tagged(s, "BAD Invalid RETURN options");
+			return;
+		}
+		ctx->esearch = true;
+		args += 2;
+		nargs -= 2;
+	}
+	if (imap_search_parse(args, nargs, &sctx, &ctx->prog, &badcharset, err,
+	    sizeof(err)) == -1) {
+		search_free(ctx);
+		if (badcharset)
+			imap_tagged(s, "NO [BADCHARSET (UTF-8 US-ASCII)] %s", err);
+		else
+			imap_tagged(s, "BAD %s", err);
+		return;
+	}
+	ctx->need = imap_search_needs_data(ctx->prog);
+	ctx->n = v->n;
+	ctx->hits = xmalloc((v->n > 0 ? v->n : 1) * sizeof(*ctx->hits));
+	if (search_step(s, ctx))
+		search_free(ctx);
+	else
+		imap_continue(s, search_step, search_free, ctx);
 }

@@ -427,6 +427,24 @@ class SearchRecent(ImapTestBase):
         res = self.ok(b.cmd("c", "SEARCH NEW"))
         self.assertEqual(search_result(res), [], str(res))
 
+    def test_body_search_over_many_messages_with_pipelining(self):
+        # 450 messages: a BODY search reads them in several steps (other
+        # clients are served between steps); the answer is complete, and
+        # a command pipelined behind it is answered after it.
+        a = self.raw()
+        parts = ["APPEND INBOX"]
+        for i in range(450):
+            body = b"needle %d" % i if i % 7 == 0 else b"hay %d" % i
+            parts += [" ", Lit(b"Subject: m%d\r\n\r\n" % i + body + b"\r\n",
+                               plus=True)]
+        self.ok(a.cmd("ap", *parts))
+        self.ok(a.cmd("s", "SELECT INBOX"))
+        a.send("q SEARCH BODY needle\r\nn NOOP\r\n")
+        res = self.ok(a.wait("q"))
+        self.assertEqual(sorted(search_result(res)),
+                         [i + 1 for i in range(450) if i % 7 == 0])
+        self.ok(a.wait("n"))
+
     def test_search_sees_store_in_same_session(self):
         a = self.raw()
         self.append(a, "INBOX", M1)
