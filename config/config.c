@@ -534,11 +534,97 @@ static const struct jsonpos_field tls_fields[] = {
 	    CONF_OFF(tls_plaintext_loopback) },
 };
 
+/* relay.retry.max_age_secs and delay_notice_secs: whole seconds. */
+struct secs_def {
+	size_t		 off;	/* in struct conf_retry */
+	uint64_t	 min;
+	uint64_t	 max;
+};
+#define RETRY_SECS(member, min, max) \
+	(&(const struct secs_def){ offsetof(struct conf_retry, member), min, max })
+#define RETRY_MAX_AGE	(30u * 86400)
+
+static int
+f_retry_secs(struct jsonpos_ctx *ctx, json_t *v, const struct jsonpos_field *f)
+{
+	const struct secs_def *d = f->arg;
+	uint64_t val;
+
+	if (get_int(ctx, v, d->min, d->max, &val) == -1)
+		return -1;
+	*(unsigned *)(void *)((char *)&cst(ctx)->conf->retry + d->off) =
+	    (unsigned)val;
+	return 0;
+}
+
+static int
+f_retry_schedule(struct jsonpos_ctx *ctx, json_t *v,
+    const struct jsonpos_field *f)
+{
+	struct conf_retry *r = &cst(ctx)->conf->retry;
+	json_t *e;
+	size_t i;
+
+	(void)f;
+	if (jsonpos_expect(ctx, v, JSON_ARRAY) == -1)
+		return -1;
+	if (json_array_size(v) == 0)
+		return jsonpos_fail(ctx, JSONPOS_VALUE, "must not be empty");
+	if (json_array_size(v) > CONF_RETRY_STEPS_MAX)
+		return jsonpos_fail(ctx, JSONPOS_VALUE,
+		    "must have at most %u entries", CONF_RETRY_STEPS_MAX);
+	r->schedule_secs = xrealloc(r->schedule_secs,
+	    json_array_size(v) * sizeof(*r->schedule_secs));
+	r->nschedule = 0;
+	json_array_foreach(v, i, e) {
+		uint64_t secs;
+
+		jsonpos_push_index(ctx, i);
+		if (get_int(ctx, e, 1, 86400, &secs) == -1)
+			return -1;
+		r->schedule_secs[r->nschedule++] = (unsigned)secs;
+		jsonpos_pop(ctx);
+	}
+	return 0;
+}
+
+static const unsigned retry_default_schedule[] = {
+	300, 600, 1200, 2400, 3600, 7200
+};
+
+static const struct jsonpos_field retry_fields[] = {
+	{ "schedule_secs", f_retry_schedule, false, NULL },
+	{ "max_age_secs", f_retry_secs, false,
+	    RETRY_SECS(max_age_secs, 60, RETRY_MAX_AGE) },
+	{ "delay_notice_secs", f_retry_secs, false,
+	    RETRY_SECS(delay_notice_secs, 0, RETRY_MAX_AGE) },
+};
+
+static int
+f_retry(struct jsonpos_ctx *ctx, json_t *v, const struct jsonpos_field *f)
+{
+	const struct conf_retry *r = &cst(ctx)->conf->retry;
+
+	(void)f;
+	if (jsonpos_walk(ctx, v, retry_fields, NELEM(retry_fields)) == -1)
+		return -1;
+	/* After the walk: the two keys may come in either order. */
+	if (r->delay_notice_secs != 0 &&
+	    r->delay_notice_secs >= r->max_age_secs) {
+		jsonpos_push_key(ctx, "delay_notice_secs");
+		return jsonpos_fail(ctx, JSONPOS_VALUE,
+		    "must be less than max_age_secs (%u), or 0 for no notice",
+		    r->max_age_secs);
+	}
+	return 0;
+}
+
 static const struct jsonpos_field relay_fields[] = {
 	{ "smarthost", f_smarthost, false, NULL },
 	{ "dns_servers", f_list, false, STR(dns_servers, valid_dns_server,
 	    "DNS server", " (expected \"IP\", \"IP:PORT\" or \"[IPV6]:PORT\")", 0) },
 	{ "smtp_port", f_port, false, CONF_OFF(smtp_port) },
+	{ "retry", f_retry, false, NULL },
 };
 
 static const struct jsonpos_field dkim_fields[] = {
@@ -636,6 +722,13 @@ set_defaults(struct conf *conf, const char *dir)
 		strv_push(&conf->listen[s], xasprintf("[::]:%u", svc_ports[s]));
 	}
 	conf->smtp_port = 25;
+	/* Keep in step with relay/retry.c's default policy. */
+	conf->retry.nschedule = NELEM(retry_default_schedule);
+	conf->retry.schedule_secs = xmalloc(sizeof(retry_default_schedule));
+	memcpy(conf->retry.schedule_secs, retry_default_schedule,
+	    sizeof(retry_default_schedule));
+	conf->retry.max_age_secs = 5 * 86400;
+	conf->retry.delay_notice_secs = 0;
 	conf->dkim_selector = xstrdup("rmail");
 	conf->log_level = xstrdup("info");
 	for (size_t i = 0; i < NELEM(limit_fields); i++) {
@@ -754,6 +847,7 @@ conf_free(struct conf **confp)
 	free(conf->smarthost.username);
 	free(conf->smarthost.password);
 	strv_clear(&conf->dns_servers);
+	free(conf->retry.schedule_secs);
 	free(conf->dkim_selector);
 	free(conf->log_level);
 	free(conf);

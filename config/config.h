@@ -57,6 +57,17 @@ struct conf_smarthost {
 	char		*password;
 };
 
+/* relay.retry: the outbound retry schedule (relay/retry.h). */
+#define CONF_RETRY_STEPS_MAX	64
+struct conf_retry {
+	unsigned	*schedule_secs;	/* delay after failure 1, 2, ...; the
+					 * last repeats; 1..86400 each, at least
+					 * one; default 300 600 1200 2400 3600 7200 */
+	size_t		 nschedule;
+	unsigned	 max_age_secs;	/* give up after; 60..30 days; default 5 days */
+	unsigned	 delay_notice_secs;	/* warn the sender after; 0 (default): never */
+};
+
 struct conf {
 	char			*path;		/* absolute path of the file loaded */
 	char			*hostname;
@@ -75,6 +86,7 @@ struct conf {
 	struct conf_smarthost	 smarthost;
 	struct conf_strv	 dns_servers;	/* "IP" or "IP:PORT" */
 	unsigned		 smtp_port;	/* outbound; default 25 */
+	struct conf_retry	 retry;
 	char			*dkim_selector;	/* default "rmail" */
 	char			*log_level;	/* "debug" | "info" | "warn" | "error" */
 	struct conf_limits	 limits;

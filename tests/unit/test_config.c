@@ -519,6 +519,116 @@ test_misc(void **state)
 	assert_null(conf_parse("x.json", "{", 1, NULL));
 }
 
+/* relay.retry: defaults, values, and each error. */
+static const struct {
+	const char	*body;	/* line 5 of BASE + body + "\n}" */
+	const char	*want;	/* after "/etc/rmail/rmail.json:" */
+} retry_error_cases[] = {
+	{ "  \"relay\": {\"retry\": {\"schedule_secs\": []}}",
+	  "5:40: relay.retry.schedule_secs: must not be empty" },
+	{ "  \"relay\": {\"retry\": {\"schedule_secs\": [60, 0]}}",
+	  "5:45: relay.retry.schedule_secs[1]: must be between 1 and 86400" },
+	{ "  \"relay\": {\"retry\": {\"schedule_secs\": [86401]}}",
+	  "5:41: relay.retry.schedule_secs[0]: must be between 1 and 86400" },
+	{ "  \"relay\": {\"retry\": {\"schedule_secs\": [\"5m\"]}}",
+	  "5:41: relay.retry.schedule_secs[0]: expected an integer, got string" },
+	{ "  \"relay\": {\"retry\": {\"schedule_secs\": 300}}",
+	  "5:40: relay.retry.schedule_secs: expected an array, got integer" },
+	{ "  \"relay\": {\"retry\": {\"schedule_secs\": [1,1,1,1,1,1,1,1,1,1,1,1,"
+	  "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+	  "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}}",
+	  "5:40: relay.retry.schedule_secs: must have at most 64 entries" },
+	{ "  \"relay\": {\"retry\": {\"max_age_secs\": 59}}",
+	  "5:39: relay.retry.max_age_secs: must be between 60 and 2592000" },
+	{ "  \"relay\": {\"retry\": {\"max_age_secs\": 2592001}}",
+	  "5:39: relay.retry.max_age_secs: must be between 60 and 2592000" },
+	{ "  \"relay\": {\"retry\": {\"delay_notice_secs\": -1}}",
+	  "5:44: relay.retry.delay_notice_secs: must be between 0 and 2592000" },
+	/* The notice must come before expiry, in either key order. */
+	{ "  \"relay\": {\"retry\": {\"delay_notice_secs\": 3600, "
+	  "\"max_age_secs\": 3600}}",
+	  "5:44: relay.retry.delay_notice_secs: must be less than max_age_secs "
+	  "(3600), or 0 for no notice" },
+	{ "  \"relay\": {\"retry\": {\"max_age_secs\": 600, "
+	  "\"delay_notice_secs\": 900}}",
+	  "5:65: relay.retry.delay_notice_secs: must be less than max_age_secs "
+	  "(600), or 0 for no notice" },
+	{ "  \"relay\": {\"retry\": {\"delay_notice_secs\": 432000}}",
+	  "5:44: relay.retry.delay_notice_secs: must be less than max_age_secs "
+	  "(432000), or 0 for no notice" },
+	{ "  \"relay\": {\"retry\": {\"max_age_sec\": 600}}",
+	  "5:23: relay.retry.max_age_sec: unknown key \"max_age_sec\" "
+	  "(did you mean \"max_age_secs\"?)" },
+	{ "  \"relay\": {\"retry\": [300]}",
+	  "5:22: relay.retry: expected an object, got array" },
+};
+
+static void
+test_relay_retry(void **state)
+{
+	struct conf_error err;
+	struct conf *c;
+	int failed = 0;
+
+	(void)state;
+	c = parse_str(BASE "  \"user\": null\n}", &err);
+	assert_non_null(c);
+	assert_int_equal(c->retry.nschedule, 6);
+	assert_int_equal(c->retry.schedule_secs[0], 300);
+	assert_int_equal(c->retry.schedule_secs[1], 600);
+	assert_int_equal(c->retry.schedule_secs[2], 1200);
+	assert_int_equal(c->retry.schedule_secs[3], 2400);
+	assert_int_equal(c->retry.schedule_secs[4], 3600);
+	assert_int_equal(c->retry.schedule_secs[5], 7200);
+	assert_int_equal(c->retry.max_age_secs, 432000);
+	assert_int_equal(c->retry.delay_notice_secs, 0);
+	conf_free(&c);
+
+	c = parse_str(BASE "  \"relay\": {\"retry\": {\"schedule_secs\": "
+	    "[86400, 1, 30], \"max_age_secs\": 2592000, "
+	    "\"delay_notice_secs\": 2591999}}\n}", &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->retry.nschedule, 3);
+	assert_int_equal(c->retry.schedule_secs[0], 86400);
+	assert_int_equal(c->retry.schedule_secs[1], 1);
+	assert_int_equal(c->retry.schedule_secs[2], 30);
+	assert_int_equal(c->retry.max_age_secs, 2592000);
+	assert_int_equal(c->retry.delay_notice_secs, 2591999);
+	conf_free(&c);
+
+	/* Only some keys: the others keep their defaults. */
+	c = parse_str(BASE "  \"relay\": {\"retry\": {\"max_age_secs\": 60, "
+	    "\"delay_notice_secs\": 0}}\n}", &err);
+	if (c == NULL)
+		fail_msg("%s", err.msg);
+	assert_int_equal(c->retry.nschedule, 6);
+	assert_int_equal(c->retry.max_age_secs, 60);
+	conf_free(&c);
+
+	for (size_t i = 0; i < NELEM(retry_error_cases); i++) {
+		char *text, *want;
+
+		text = xasprintf("%s%s\n}\n", BASE, retry_error_cases[i].body);
+		want = xasprintf("/etc/rmail/rmail.json:%s",
+		    retry_error_cases[i].want);
+		c = parse_str(text, &err);
+		if (c != NULL) {
+			print_error("retry case %zu accepted: %s\n", i,
+			    retry_error_cases[i].body);
+			conf_free(&c);
+			failed++;
+		} else if (strcmp(err.msg, want) != 0) {
+			print_error("retry case %zu:\n got  %s\n want %s\n", i,
+			    err.msg, want);
+			failed++;
+		}
+		free(text);
+		free(want);
+	}
+	assert_int_equal(failed, 0);
+}
+
 int
 main(void)
 {
@@ -532,6 +642,7 @@ main(void)
 		cmocka_unit_test(test_load_error_names_file_as_given),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_misc),
+		cmocka_unit_test(test_relay_retry),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
