@@ -14,6 +14,7 @@ int	cmd_alias(int argc, char **argv);
 int	cmd_deliver(int, char **);
 int	cmd_import(int, char **);
 int	cmd_queue(int, char **);
+int	cmd_mx(int, char **);
 
 /* Print the help of one command (or the overview when name is NULL) to
  * stdout. 0, or 2 when the command is unknown. */

@@ -67,6 +67,16 @@ static const struct command {
 	  "are subscribed and the other imported folders unsubscribed (INBOX is\n"
 	  "left alone). Exit 0 when everything was imported, 1 when something\n"
 	  "failed (reported) or the user or DIR does not exist.\n" },
+	{ "mx", cmd_mx, "rmail mx [-c PATH] [--dns-server IP[:PORT]] DOMAIN",
+	  "show where the relay would send mail for a domain",
+	  "Resolves DOMAIN as the outbound relay does (relay.dns_servers, else\n"
+	  "/etc/resolv.conf; --dns-server overrides both and needs no config):\n"
+	  "MX records by preference, random order among equal preferences, the\n"
+	  "implicit MX when there is none, A and AAAA of every host. Prints one\n"
+	  "line per host: preference, name, addresses in the order tried (IPv6\n"
+	  "and IPv4 alternate, IPv6 first). Exit 0; 1 on a null MX (RFC 7505),\n"
+	  "NXDOMAIN, no usable host or a temporary DNS failure (reported); 2 bad\n"
+	  "usage or config.\n" },
 	{ "version", NULL, "rmail version", "print the version", "" },
 	{ "help", NULL, "rmail help [COMMAND]", "show help", "" },
 };
