@@ -16,6 +16,7 @@
 #include "config/users.h"
 #include "core/fsio.h"
 #include "core/util.h"
+#include "relay/dkim.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,6 +65,10 @@ struct init_plan {
 	char		 listen[2][LISTEN_MAX];
 	size_t		 nlisten;
 	bool		 keep_cert;	/* cert and key exist and no --force */
+	char		*dkim_key;	/* the domain's RSA DKIM key */
+	/* It exists: kept even with --force, since replacing it breaks the
+	 * published DNS record (rmail dkim generate --force does that). */
+	bool		 keep_dkim;
 	/* Root with a service account: the server drops to it, and gets the
 	 * data dir and read access to key and users file. Else both -1. */
 	bool		 have_account;
@@ -328,6 +333,7 @@ plan_free(struct init_plan *p)
 	free(p->cert);
 	free(p->key);
 	free(p->data_dir);
+	free(p->dkim_key);
 	free(p->domain);
 	free(p->hostname);
 	free(p->admin);
@@ -367,6 +373,19 @@ build_config(const struct init_plan *p, struct conf **conf_r)
 	return text;
 }
 
+/* The DKIM key's path; needs the selector from the config. */
+static void
+plan_dkim(struct init_plan *p, const struct conf *conf)
+{
+	if ((p->dkim_key = dkim_key_path(p->data_dir, p->domain,
+	    conf->dkim_selector, DKIM_ALG_RSA)) == NULL) {
+		fprintf(stderr, "rmail: dkim.selector '%s' cannot name a key "
+		    "file\n", conf->dkim_selector);
+		exit(2);
+	}
+	p->keep_dkim = exists(p->dkim_key);
+}
+
 /* mkdir -p, then chown what is not -1. */
 static void
 make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
@@ -401,7 +420,7 @@ static void
 write_all(const struct init_plan *p, const char *text, const struct users *users)
 {
 	static const char *const sub[] = { "mail", "queue", "tmp" };
-	char err[512];
+	char err[512], *dkim_dir;
 
 	make_dir(p->config_dir, 0755, (uid_t)-1, (gid_t)-1);
 	/* TLS: root's, readable by the account's group. Data: the account's. */
@@ -421,6 +440,23 @@ write_all(const struct init_plan *p, const char *text, const struct users *users
 		}
 		share_with_account(p, p->key);
 	}
+	/* The DKIM key is the server's alone: its account owns it, 0600. */
+	dkim_dir = xasprintf("%s/dkim", p->data_dir);
+	make_dir(dkim_dir, 0700, p->account_uid, p->account_gid);
+	free(dkim_dir);
+	if (!p->keep_dkim) {
+		if (dkim_key_generate(p->dkim_key, DKIM_ALG_RSA, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "rmail: %s\n", err);
+			exit(1);
+		}
+		if (p->have_account && chown(p->dkim_key, p->account_uid,
+		    p->account_gid) == -1) {
+			fprintf(stderr, "rmail: cannot give %s to %s: %s\n",
+			    p->dkim_key, SERVICE_ACCOUNT, strerror(errno));
+			exit(1);
+		}
+	}
 	if (users_save(users, p->users_file) == -1) {
 		fprintf(stderr, "rmail: cannot write users file %s: %s\n",
 		    p->users_file, strerror(errno));
@@ -432,6 +468,25 @@ write_all(const struct init_plan *p, const char *text, const struct users *users
 		    strerror(errno));
 		exit(1);
 	}
+}
+
+/* The DKIM TXT record to publish (rmail dkim show prints it again). */
+static void
+summary_dkim(const struct init_plan *p, const struct conf *conf)
+{
+	struct dkim_key *key;
+	char err[1024], *line = NULL;
+
+	if ((key = dkim_key_load(p->dkim_key, err, sizeof(err))) != NULL)
+		line = dkim_zone_line(key, p->domain, conf->dkim_selector);
+	if (line == NULL)
+		printf("  DKIM: cannot read the key back (%s); see 'rmail dkim "
+		    "show'\n", key == NULL ? err : "no record");
+	else
+		printf("  DNS: the DKIM record (TXT) of %s:\n    %s\n",
+		    p->domain, line);
+	free(line);
+	dkim_key_free(&key);
 }
 
 static void
@@ -448,6 +503,8 @@ summary(const struct init_plan *p, const struct conf *conf)
 		printf("  %-40s its private key\n", p->key);
 	}
 	printf("  %-40s data (mail, queue, tmp)\n", p->data_dir);
+	printf("  %-40s %s\n", p->dkim_key, p->keep_dkim ?
+	    "kept: the DKIM key already there" : "DKIM key (RSA 2048)");
 	printf("\nlisteners:\n");
 	for (int s = 0; s < CONF_SVC_COUNT; s++) {
 		printf("  %-12s", conf_service_name((enum conf_service)s));
@@ -482,6 +539,7 @@ summary(const struct init_plan *p, const struct conf *conf)
 		    "    or replace it and %s with real ones and send SIGHUP\n",
 		    p->cert, p->key);
 	printf("  DNS: an MX record for %s pointing at %s\n", p->domain, p->hostname);
+	summary_dkim(p, conf);
 }
 
 int
@@ -496,6 +554,7 @@ cmd_init(int argc, char **argv)
 	parse_args(argc, argv, &a);
 	plan(&a, &p);
 	text = build_config(&p, &conf);
+	plan_dkim(&p, conf);
 	check_existing(&p, a.force);
 
 	users = users_new_empty();
