@@ -67,6 +67,18 @@ static const struct command {
 	  "are subscribed and the other imported folders unsubscribed (INBOX is\n"
 	  "left alone). Exit 0 when everything was imported, 1 when something\n"
 	  "failed (reported) or the user or DIR does not exist.\n" },
+	{ "dkim", cmd_dkim,
+	  "rmail dkim generate|show|sign [-c PATH] DOMAIN [--ed25519] [--force]",
+	  "DKIM keys: create them, print their DNS records, sign a message",
+	  "generate writes a 2048-bit RSA key (and an Ed25519 one with --ed25519)\n"
+	  "to DATA_DIR/dkim/DOMAIN.SELECTOR.rsa.key (.ed25519.key), mode 0600,\n"
+	  "and prints the TXT records to publish; it refuses to replace a key\n"
+	  "without --force. show prints those records: SELECTOR._domainkey.DOMAIN\n"
+	  "for RSA, SELECTOR-ed25519._domainkey.DOMAIN for Ed25519 (SELECTOR is\n"
+	  "dkim.selector). sign reads a message on stdin and writes it to stdout\n"
+	  "with one DKIM-Signature per key prepended (bare LF made CRLF), to\n"
+	  "check keys and DNS with any verifier. Exit 0 done, 1 no key, a bad key\n"
+	  "or not a local domain, 2 bad usage or config.\n" },
 	{ "mx", cmd_mx, "rmail mx [-c PATH] [--dns-server IP[:PORT]] DOMAIN",
 	  "show where the relay would send mail for a domain",
 	  "Resolves DOMAIN as the outbound relay does (relay.dns_servers, else\n"
