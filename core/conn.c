@@ -149,13 +149,18 @@ conn_new(struct ev_loop *loop, int fd, const struct sockaddr *peer,
 	ev_init(&c->timer, conn_timer_cb);
 	c->timer.data = c;
 	c->timeout_secs = o->timeout_secs;
-	if (o->tls != NULL) {
+	if (o->tls != NULL && o->tls_client) {
+		c->ssl = tls_connect_new(o->tls, fd, o->tls_host);
+		c->state = CS_HANDSHAKE;
+	} else if (o->tls != NULL) {
 		c->ssl = tls_accept_new(o->tls, fd);
 		c->state = CS_HANDSHAKE;
 	} else {
 		c->state = CS_OPEN;
 	}
 	ev_io_start(loop, &c->io);
+	if (c->state == CS_HANDSHAKE && o->tls_client)
+		ev_feed_event(loop, &c->io, EV_CUSTOM);	/* we speak first */
 	if (c->timeout_secs > 0) {
 		c->timer.repeat = c->timeout_secs;
 		ev_timer_again(loop, &c->timer);
@@ -723,18 +728,36 @@ conn_set_timeout(struct conn *c, unsigned secs)
 	ev_timer_again(c->loop, &c->timer);
 }
 
+static void
+conn_starttls_ssl(struct conn *c, struct ssl_st *ssl)
+{
+	/* Anything the peer pipelined after the command (or, for a client,
+	 * after the server's 220) is discarded. */
+	c->consumed += c->in.len;
+	buf_consume(&c->in, c->in.len);
+	c->skipping = false;
+	c->ssl = ssl;
+	c->state = CS_STARTTLS_FLUSH;
+	conn_kick(c);
+}
+
 int
 conn_starttls(struct conn *c, struct tls_ctx *tls)
 {
 	if (c->ssl != NULL || c->state != CS_OPEN)
 		return -1;
-	/* Anything the client pipelined after the command is discarded. */
-	c->consumed += c->in.len;
-	buf_consume(&c->in, c->in.len);
-	c->skipping = false;
-	c->ssl = tls_accept_new(tls, c->fd);
-	c->state = CS_STARTTLS_FLUSH;
-	conn_kick(c);
+	conn_starttls_ssl(c, tls_accept_new(tls, c->fd));
+	return 0;
+}
+
+int
+conn_starttls_client(struct conn *c, struct tls_ctx *tls, const char *host)
+{
+	if (c->ssl != NULL || c->state != CS_OPEN)
+		return -1;
+	/* With nothing left to flush, the pump goes straight to the
+	 * handshake, which writes our ClientHello. */
+	conn_starttls_ssl(c, tls_connect_new(tls, c->fd, host));
 	return 0;
 }
 
@@ -742,6 +765,13 @@ bool
 conn_is_tls(const struct conn *c)
 {
 	return c->ssl != NULL && c->state != CS_STARTTLS_FLUSH;
+}
+
+bool
+conn_tls_verified(const struct conn *c)
+{
+	return conn_is_tls(c) && c->state != CS_HANDSHAKE &&
+	    tls_peer_verified(c->ssl);
 }
 
 const char *

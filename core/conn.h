@@ -64,6 +64,11 @@ struct conn_opts {
 	size_t		 out_max;	/* output hard cap; past it the conn aborts */
 	unsigned	 timeout_secs;	/* idle timeout; 0 none */
 	struct tls_ctx	*tls;		/* non-NULL: implicit TLS handshake first */
+	/* With tls: we connected out (relay), so run the client side of the
+	 * handshake at once; tls_host is the SNI and the name verified
+	 * (tls_connect_new), may be NULL. */
+	bool		 tls_client;
+	const char	*tls_host;
 };
 
 /* Takes ownership of fd. Reference count 1, dropped when it closes. */
@@ -114,7 +119,18 @@ void		 conn_set_timeout(struct conn *, unsigned secs);
  * handshake runs and on_tls_ready is called. -1 when already TLS.
  */
 int		 conn_starttls(struct conn *, struct tls_ctx *);
+/*
+ * The client side of STARTTLS, once the server's 220 is read: as above
+ * (plaintext the server sent after its 220 is discarded: RFC 3207 section
+ * 5, response injection), then the handshake starts with our hello.
+ * tls is a client context; host as in tls_connect_new(). -1 when already
+ * TLS.
+ */
+int		 conn_starttls_client(struct conn *, struct tls_ctx *,
+		    const char *host);
 bool		 conn_is_tls(const struct conn *);
+/* TLS is up and the peer's certificate verified (tls_peer_verified). */
+bool		 conn_tls_verified(const struct conn *);
 /* "TLSv1.3", cipher; NULL when not TLS. */
 const char	*conn_tls_version(const struct conn *);
 const char	*conn_tls_cipher(const struct conn *);

@@ -1,13 +1,15 @@
-/* tls: the server's OpenSSL context and per-connection TLS I/O. */
+/* tls: OpenSSL contexts (server and client) and per-connection TLS I/O. */
 #include "core/tls.h"
 #include "core/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 /* Mozilla's "intermediate" TLS 1.2 suites (forward secret AEAD only);
  * TLS 1.3 keeps OpenSSL's defaults. */
@@ -85,6 +87,49 @@ fail:
 	return NULL;
 }
 
+struct tls_ctx *
+tls_client_ctx_new(bool verify, const char *ca_file, char *err, size_t errlen)
+{
+	struct tls_ctx *t;
+	SSL_CTX *ctx;
+
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		snprintf(err, errlen, "SSL_CTX_new: %s", tls_last_error());
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * The cipher list stays OpenSSL's default: an MX whose suites are
+	 * older than ours would otherwise get the message in plaintext,
+	 * which is worse than any suite TLS 1.2 still allows.
+	 */
+	if (ca_file != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+			snprintf(err, errlen, "CA file %s: %s", ca_file,
+			    tls_last_error());
+			goto fail;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(err, errlen, "system CA store: %s", tls_last_error());
+		goto fail;
+	}
+	/* Without VERIFY_PEER the chain and name are still checked and the
+	 * outcome kept in SSL_get_verify_result(), which is what
+	 * opportunistic TLS reports. */
+	SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	t = xcalloc(1, sizeof(*t));
+	t->ctx = ctx;
+	return t;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
 void
 tls_ctx_free(struct tls_ctx **tp)
 {
@@ -106,6 +151,43 @@ tls_accept_new(struct tls_ctx *t, int fd)
 	}
 	SSL_set_accept_state(ssl);
 	return ssl;
+}
+
+SSL *
+tls_connect_new(struct tls_ctx *t, int fd, const char *host)
+{
+	SSL *ssl = SSL_new(t->ctx);
+	unsigned char addr[16];
+	bool ip;
+
+	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+		fprintf(stderr, "rmail: SSL_new: %s\n", tls_last_error());
+		abort();
+	}
+	SSL_set_connect_state(ssl);
+	if (host != NULL && *host != '\0') {
+		ip = inet_pton(AF_INET, host, addr) == 1 ||
+		    inet_pton(AF_INET6, host, addr) == 1;
+		/* RFC 6066 section 3: no IP literals in SNI. */
+		if (ip) {
+			(void)X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+		} else {
+			(void)SSL_set_tlsext_host_name(ssl, host);
+			(void)SSL_set1_host(ssl, host);
+		}
+		/* A name matches the whole certificate name or a wildcard of
+		 * one label (RFC 6125 6.4.3), never a partial label. */
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	}
+	ERR_clear_error();
+	return ssl;
+}
+
+bool
+tls_peer_verified(SSL *ssl)
+{
+	return SSL_get0_peer_certificate(ssl) != NULL &&
+	    SSL_get_verify_result(ssl) == X509_V_OK;
 }
 
 void
