@@ -175,6 +175,9 @@ parse_target(json_t *o, size_t i, struct queue_target *t, char *err,
 	    get_uint(o, "uid", UINT32_MAX, &u, sub, sizeof(sub)) == -1)
 		goto fail;
 	t->uid = (uint32_t)u;
+	if (get_bool(o, "notified", false, &t->notified, sub,
+	    sizeof(sub)) == -1)
+		goto fail;
 	t->state = QUEUE_T_PENDING;
 	if (state != NULL) {
 		for (k = 0; k < NELEM(tstate_names); k++)
@@ -333,6 +336,7 @@ queue_msgenv_dump(const struct queue_msgenv *e, size_t *len_r)
 		json_object_set_new(o, "last_error", str_or_null(t->last_error));
 		json_object_set_new(o, "uid", t->uid != 0 ?
 		    json_integer(t->uid) : json_null());
+		json_object_set_new(o, "notified", json_boolean(t->notified));
 		json_array_append_new(arr, o);
 	}
 	root = json_object();

@@ -10,7 +10,8 @@
  *	 "targets": [{"addr": "...", "local": true,
  *	              "state": "pending" | "done" | "failed",
  *	              "attempts": N, "next_try": UNIX_TS,
- *	              "last_error": "..." or null, "uid": N or null}]}
+ *	              "last_error": "..." or null, "uid": N or null,
+ *	              "notified": false or true}]}
  *
  * Reading is lenient about what an admin may leave out when writing an
  * envelope by hand (everything but "version", "from" and "targets" with
@@ -50,6 +51,7 @@ struct queue_target {
 	time_t			 next_try;	/* not before; 0: at once */
 	char			*last_error;	/* NULL: none */
 	uint32_t		 uid;		/* INBOX uid once done; 0: none */
+	bool			 notified;	/* a delay notice was sent for it */
 };
 
 struct queue_msgenv {
