@@ -14,8 +14,10 @@
  * the result run from our timer, never from inside a conn callback or
  * from smtp_client_start(): the conn and the caller never see the client
  * vanish under them.
+ *
+ * Replies are read, and results built and reported, in client_reply.c.
  */
-#include "relay/client.h"
+#include "relay/client_private.h"
 #include "core/base64.h"
 #include "core/conn.h"
 #include "core/log.h"
@@ -36,9 +38,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CLIENT_SVC	"relay"
-#define REPLY_LINE_MAX	4096		/* RFC 5321 4.5.3.1.5 says 512 */
-#define REPLY_TEXT_MAX	1024		/* kept of a reply, for results and logs */
 #define CLIENT_OUT_MAX	(1024 * 1024)	/* commands, or a stretch of the body */
 #define BODY_CHUNK	(64 * 1024)
 
@@ -53,26 +52,6 @@ const struct smtp_client_timeouts smtp_client_timeouts_default = {
 	.data_term = 600,
 };
 
-enum cl_state {
-	CL_START,	/* the next attempt runs from the timer */
-	CL_CONNECT,	/* TCP connect under way */
-	CL_GREETING,	/* waiting for 220 (implicit TLS first, if any) */
-	CL_EHLO,
-	CL_HELO,	/* EHLO was refused with 5xx */
-	CL_STARTTLS,	/* waiting for STARTTLS's 220 */
-	CL_HANDSHAKE,	/* STARTTLS handshake running */
-	CL_AUTH_PLAIN,	/* AUTH PLAIN with its response sent */
-	CL_AUTH_LOGIN,	/* AUTH LOGIN sent; the username comes next */
-	CL_AUTH_USER,	/* username sent; the password comes next */
-	CL_AUTH_PASS,	/* password sent */
-	CL_MAIL,	/* waiting for MAIL's reply */
-	CL_RCPT,	/* waiting for the reply to RCPT rcpt_next */
-	CL_DATA,	/* waiting for DATA's 354 */
-	CL_BODY,	/* writing the message */
-	CL_DOT,		/* waiting for the reply to the final dot */
-	CL_DONE,	/* every recipient decided; the report runs from the timer */
-};
-
 static const char *const cl_state_names[] = {
 	"start", "connect", "greeting", "EHLO", "HELO", "STARTTLS",
 	"TLS handshake", "AUTH", "AUTH", "AUTH", "AUTH", "MAIL", "RCPT",
@@ -80,125 +59,10 @@ static const char *const cl_state_names[] = {
 };
 _Static_assert(NELEM(cl_state_names) == CL_DONE + 1, "cl_state_names");
 
-#define EXT_STARTTLS	0x01u
-#define EXT_PIPELINING	0x02u
-#define EXT_SIZE	0x04u
-#define EXT_SMTPUTF8	0x08u
-#define EXT_8BITMIME	0x10u
-#define EXT_AUTH_PLAIN	0x20u
-#define EXT_AUTH_LOGIN	0x40u
-
-struct cl_host {
-	char			*name;
-	struct sockaddr_storage	*addrs;
-	size_t			 naddrs;
-};
-
-/* One recipient: the public result plus what backs its strings. */
-struct cl_rcpt {
-	char			*addr;
-	bool			 decided;
-	bool			 accepted;	/* RCPT got 2xx: the data's reply decides */
-	char			*text;
-	char			 tls_version[16];
-	struct smtp_rcpt_result	 res;
-};
-
-/* A reply being read: lines joined as "250 first second". */
-struct cl_reply {
-	int		 code;
-	bool		 open;		/* lines seen, the last one not yet */
-	char		 enhanced[16];
-	char		 text[REPLY_TEXT_MAX];
-	size_t		 len;
-};
-
-/* Why an attempt failed, for when no session gets through. */
-struct cl_failure {
-	int		 code;
-	char		 enhanced[16];
-	char		 text[REPLY_TEXT_MAX + 128];
-};
-
-struct smtp_client {
-	struct ev_loop		*loop;
-	ev_io			 cio;		/* connect: writable */
-	ev_timer		 timer;		/* connect timeout, or "soon" */
-	int			 cfd;		/* socket being connected, or -1 */
-	struct conn		*conn;		/* our reference, while a session runs */
-	enum cl_state		 state;
-	smtp_client_done_cb	*done;
-	void			*arg;
-
-	/* The job, copied. */
-	char			*id;
-	struct cl_host		*hosts;
-	size_t			 nhosts;
-	unsigned		 port;
-	char			*helo;
-	enum smtp_tls_policy	 policy;
-	struct tls_ctx		*tls;
-	char			*username;
-	char			*password;
-	char			*sender;
-	struct cl_rcpt		*rcpts;
-	size_t			 nrcpts;
-	const char		*data;
-	size_t			 len;
-	bool			 need_smtputf8;
-	bool			 eightbit;	/* data has bytes >= 0x80 */
-	struct smtp_client_timeouts to;
-
-	/* Which address: hosts[hi].addrs[ai]. */
-	size_t			 hi, ai;
-	unsigned		 attempts;
-	bool			 retry_plain;	/* same address again, no STARTTLS */
-	struct cl_failure	 last;		/* of the latest failed attempt */
-	bool			 all_perm;	/* every attempt got a 5xx */
-
-	/* The current session. */
-	const char		*host;
-	char			 ip[NET_IPSTRLEN];
-	unsigned		 cport;		/* the port connected to */
-	bool			 no_starttls;	/* opportunistic TLS failed here before */
-	bool			 through;	/* this session decides the recipients */
-	bool			 authed;
-	bool			 tls_on;
-	bool			 tls_verified;
-	char			 tls_version[16];
-	unsigned		 ext;		/* EXT_* from EHLO */
-	uint64_t		 size_max;	/* SIZE's value; 0: none announced */
-	size_t			 rcpt_next;	/* RCPT whose reply comes next */
-	size_t			 naccepted;
-	size_t			 pos;		/* message bytes written */
-	bool			 bol;		/* the last byte written was LF */
-	struct cl_reply		 r;
-};
-
 static void	cl_next_attempt(struct smtp_client *);
 static void	cl_after_hello(struct smtp_client *);
 
 static const struct conn_proto cl_proto;
-
-const char *
-smtp_rcpt_status_name(enum smtp_rcpt_status s)
-{
-	switch (s) {
-	case SMTP_RCPT_DELIVERED:
-		return "delivered";
-	case SMTP_RCPT_TEMPFAIL:
-		return "tempfail";
-	case SMTP_RCPT_PERMFAIL:
-		return "permfail";
-	}
-	return "?";
-}
-
-static const char *
-cl_log_id(const struct smtp_client *cl)
-{
-	return cl->id != NULL ? cl->id : "-";
-}
 
 /* The name TLS sends as SNI and verifies: an address literal's address
  * ("[192.0.2.1]" from MX resolution), else the host name. */
@@ -255,70 +119,6 @@ cl_stop_connect(struct smtp_client *cl)
 		cl->cfd = -1;
 	}
 }
-
-/* Copy s into dst as printable text (control bytes made '?'). */
-static void
-cl_clean_copy(char *dst, size_t size, const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
-		dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	dst[i] = '\0';
-}
-
-static enum smtp_rcpt_status
-cl_status_of(int code)
-{
-	if (code >= 200 && code < 300)
-		return SMTP_RCPT_DELIVERED;
-	return code >= 500 && code < 600 ? SMTP_RCPT_PERMFAIL : SMTP_RCPT_TEMPFAIL;
-}
-
-static void
-cl_decide(struct smtp_client *cl, struct cl_rcpt *rc, enum smtp_rcpt_status st,
-    int code, const char *enhanced, const char *text)
-{
-	rc->decided = true;
-	rc->accepted = false;
-	free(rc->text);
-	rc->text = xstrdup(text);
-	rc->res.status = st;
-	rc->res.code = code;
-	str_lcpy(rc->res.enhanced, enhanced, sizeof(rc->res.enhanced));
-	rc->res.host = cl->host != NULL ? cl->host : "";
-	memcpy(rc->res.ip, cl->ip, sizeof(rc->res.ip));
-	rc->res.tls = cl->tls_on;
-	rc->res.tls_verified = cl->tls_verified;
-	str_lcpy(rc->tls_version, cl->tls_version, sizeof(rc->tls_version));
-}
-
-/* Every recipient not decided yet (only_accepted: those RCPT accepted). */
-static void
-cl_decide_rest(struct smtp_client *cl, bool only_accepted,
-    enum smtp_rcpt_status st, int code, const char *enhanced, const char *text)
-{
-	for (size_t i = 0; i < cl->nrcpts; i++) {
-		struct cl_rcpt *rc = &cl->rcpts[i];
-
-		if (!rc->decided && (!only_accepted || rc->accepted))
-			cl_decide(cl, rc, st, code, enhanced, text);
-	}
-}
-
-/* Decide by the reply just read. */
-static void
-cl_decide_reply(struct smtp_client *cl, struct cl_rcpt *rc, bool only_accepted)
-{
-	enum smtp_rcpt_status st = cl_status_of(cl->r.code);
-
-	if (rc != NULL)
-		cl_decide(cl, rc, st, cl->r.code, cl->r.enhanced, cl->r.text);
-	else
-		cl_decide_rest(cl, only_accepted, st, cl->r.code, cl->r.enhanced,
-		    cl->r.text);
-}
-
 static void
 cl_finish(struct smtp_client *cl, bool quit)
 {
@@ -370,7 +170,8 @@ cl_session_lost(struct smtp_client *cl, const char *why)
 	log_info(CLIENT_SVC, cl_conn_id(cl), cl->ip,
 	    "event=relay-session-lost id=%s host=%s reason=%s", cl_log_id(cl),
 	    log_q(cl->host), log_q(text));
-	cl_decide_rest(cl, false, SMTP_RCPT_TEMPFAIL, 0, "4.4.2", text);
+	smtp_client_decide_rest(cl, false, SMTP_RCPT_TEMPFAIL, 0, "4.4.2",
+	    text);
 	cl_finish(cl, false);
 }
 
@@ -456,7 +257,8 @@ cl_through(struct smtp_client *cl)
 		/* RFC 6531 3.2: never downgrade; the message bounces. */
 		snprintf(text, sizeof(text), "the envelope needs SMTPUTF8, which "
 		    "%s[%s] does not offer", cl->host, cl->ip);
-		cl_decide_rest(cl, false, SMTP_RCPT_PERMFAIL, 0, "5.6.7", text);
+		smtp_client_decide_rest(cl, false, SMTP_RCPT_PERMFAIL, 0, "5.6.7",
+		    text);
 		cl_finish(cl, true);
 		return;
 	}
@@ -465,7 +267,8 @@ cl_through(struct smtp_client *cl)
 		snprintf(text, sizeof(text), "message size %zu exceeds the limit of "
 		    "%" PRIu64 " bytes of %s[%s]", cl->len, cl->size_max,
 		    cl->host, cl->ip);
-		cl_decide_rest(cl, false, SMTP_RCPT_PERMFAIL, 0, "5.3.4", text);
+		smtp_client_decide_rest(cl, false, SMTP_RCPT_PERMFAIL, 0, "5.3.4",
+		    text);
 		cl_finish(cl, true);
 		return;
 	}
@@ -545,110 +348,6 @@ cl_after_hello(struct smtp_client *cl)
 		return;
 	}
 	cl_through(cl);
-}
-
-/* One EHLO keyword line (RFC 5321 4.1.1.1). */
-static void
-cl_ehlo_keyword(struct smtp_client *cl, const char *kw)
-{
-	size_t n = strcspn(kw, " =");
-	const char *arg = kw[n] != '\0' ? kw + n + 1 : "";
-
-	if (n == 8 && ascii_ncasecmp(kw, "STARTTLS", n) == 0)
-		cl->ext |= EXT_STARTTLS;
-	else if (n == 10 && ascii_ncasecmp(kw, "PIPELINING", n) == 0)
-		cl->ext |= EXT_PIPELINING;
-	else if (n == 8 && ascii_ncasecmp(kw, "SMTPUTF8", n) == 0)
-		cl->ext |= EXT_SMTPUTF8;
-	else if (n == 8 && ascii_ncasecmp(kw, "8BITMIME", n) == 0)
-		cl->ext |= EXT_8BITMIME;
-	else if (n == 4 && ascii_ncasecmp(kw, "SIZE", n) == 0) {
-		/* "SIZE" alone or "SIZE 0": no fixed limit (RFC 1870 4). */
-		char *end;
-		unsigned long long v = strtoull(arg, &end, 10);
-
-		cl->ext |= EXT_SIZE;
-		cl->size_max = *arg >= '0' && *arg <= '9' && (*end == '\0' ||
-		    *end == ' ') ? (uint64_t)v : 0;
-	} else if (n == 4 && ascii_ncasecmp(kw, "AUTH", n) == 0) {
-		/* "AUTH PLAIN LOGIN", or the old "AUTH=PLAIN LOGIN". */
-		while (*arg != '\0') {
-			size_t m = strcspn(arg, " ");
-
-			if (m == 5 && ascii_ncasecmp(arg, "PLAIN", m) == 0)
-				cl->ext |= EXT_AUTH_PLAIN;
-			else if (m == 5 && ascii_ncasecmp(arg, "LOGIN", m) == 0)
-				cl->ext |= EXT_AUTH_LOGIN;
-			arg += m;
-			arg += strspn(arg, " ");
-		}
-	}
-}
-
-/* "X.Y.Z" at the start of a reply's text (RFC 3463), class = code's. */
-static void
-cl_parse_enhanced(struct cl_reply *r, const char *t)
-{
-	size_t i = 0;
-
-	r->enhanced[0] = '\0';
-	if (t[0] - '0' != r->code / 100 || t[1] != '.')
-		return;
-	i = 2;
-	for (int part = 0; part < 2; part++) {
-		size_t d = 0;
-
-		while (t[i + d] >= '0' && t[i + d] <= '9')
-			d++;
-		if (d == 0 || d > 3)
-			return;
-		i += d;
-		if (part == 0 && t[i++] != '.')
-			return;
-	}
-	if (t[i] != '\0' && t[i] != ' ')
-		return;
-	memcpy(r->enhanced, t, i);
-	r->enhanced[i] = '\0';
-}
-
-/*
- * Add one reply line. 1 when the reply is complete, 0 when more lines
- * follow, -1 when the line is not a reply (RFC 5321 4.2).
- */
-static int
-cl_reply_line(struct smtp_client *cl, const char *line, size_t len)
-{
-	struct cl_reply *r = &cl->r;
-	const char *text;
-	bool first = !r->open;
-	int code;
-
-	if (len < 3 || line[0] < '2' || line[0] > '5' ||
-	    line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' ||
-	    (len > 3 && line[3] != ' ' && line[3] != '-'))
-		return -1;
-	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-	text = len > 4 ? line + 4 : "";
-	if (first) {
-		r->code = code;
-		r->open = true;
-		r->len = (size_t)snprintf(r->text, sizeof(r->text), "%d", code);
-		cl_parse_enhanced(r, text);
-	} else if (code != r->code) {
-		return -1;
-	} else if (cl->state == CL_EHLO) {
-		cl_ehlo_keyword(cl, text);
-	}
-	if (*text != '\0' && r->len + 2 < sizeof(r->text)) {
-		r->text[r->len++] = ' ';
-		cl_clean_copy(r->text + r->len, sizeof(r->text) - r->len, text);
-		r->len += strlen(r->text + r->len);
-	}
-	if (len > 3 && line[3] == '-')
-		return 0;
-	r->open = false;
-	return 1;
 }
 
 /* Write the message, dot-stuffed, while the output stays below the mark. */
@@ -777,7 +476,7 @@ cl_on_reply(struct smtp_client *cl)
 		break;
 	case CL_MAIL:
 		if (cls != 2) {
-			cl_decide_reply(cl, NULL, false);
+			smtp_client_decide_reply(cl, NULL, false);
 			cl_finish(cl, true);
 		} else if (cl->ext & EXT_PIPELINING) {
 			cl->state = CL_RCPT;
@@ -791,7 +490,8 @@ cl_on_reply(struct smtp_client *cl)
 			cl->rcpts[cl->rcpt_next].accepted = true;
 			cl->naccepted++;
 		} else
-			cl_decide_reply(cl, &cl->rcpts[cl->rcpt_next], false);
+			smtp_client_decide_reply(cl, &cl->rcpts[cl->rcpt_next],
+			    false);
 		cl_rcpt_done(cl);
 		break;
 	case CL_DATA:
@@ -801,12 +501,12 @@ cl_on_reply(struct smtp_client *cl)
 			cl->bol = true;
 			cl_body_step(cl);
 		} else {
-			cl_decide_reply(cl, NULL, true);
+			smtp_client_decide_reply(cl, NULL, true);
 			cl_finish(cl, true);
 		}
 		break;
 	case CL_DOT:
-		cl_decide_reply(cl, NULL, true);
+		smtp_client_decide_reply(cl, NULL, true);
 		cl_finish(cl, true);
 		break;
 	default: {
@@ -839,7 +539,7 @@ cl_on_data(struct conn *c, void *arg)
 		case CONN_LINE_OK:
 			break;
 		}
-		switch (cl_reply_line(cl, line, len)) {
+		switch (smtp_client_reply_line(cl, line, len)) {
 		case -1:
 			cl_conn_failed(cl, "malformed reply");
 			return;
@@ -1079,7 +779,7 @@ cl_next_attempt(struct smtp_client *cl)
 	 * final; anything else may pass. */
 	if (cl->attempts == 0)
 		snprintf(cl->last.text, sizeof(cl->last.text), "no address to try");
-	cl_decide_rest(cl, false, cl->all_perm && cl->attempts > 0 ?
+	smtp_client_decide_rest(cl, false, cl->all_perm && cl->attempts > 0 ?
 	    SMTP_RCPT_PERMFAIL : SMTP_RCPT_TEMPFAIL, cl->last.code,
 	    cl->last.enhanced, cl->last.text);
 	cl->state = CL_DONE;
@@ -1110,32 +810,6 @@ cl_free(struct smtp_client *cl)
 	free(cl->id);
 	free(cl);
 }
-
-static void
-cl_report(struct smtp_client *cl)
-{
-	struct smtp_rcpt_result *res = xcalloc(cl->nrcpts, sizeof(*res));
-	struct smtp_client_result result = { .rcpts = res, .nrcpts = cl->nrcpts };
-
-	for (size_t i = 0; i < cl->nrcpts; i++) {
-		struct cl_rcpt *rc = &cl->rcpts[i];
-
-		assert(rc->decided);
-		res[i] = rc->res;
-		res[i].text = rc->text;
-		res[i].tls_version = rc->tls_version;
-		log_info(CLIENT_SVC, 0, res[i].ip[0] != '\0' ? res[i].ip : NULL,
-		    "event=relay-result id=%s to=%s status=%s host=%s tls=%s "
-		    "verified=%s reply=%s",
-		    cl_log_id(cl), log_q(rc->addr),
-		    smtp_rcpt_status_name(res[i].status), log_q(res[i].host),
-		    res[i].tls ? rc->tls_version : "no",
-		    res[i].tls_verified ? "yes" : "no", log_q(rc->text));
-	}
-	cl->done(&result, cl->arg);
-	free(res);
-}
-
 static void
 cl_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -1153,28 +827,13 @@ cl_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    "timed out", cl->host, cl->ip, cl->cport);
 		break;
 	case CL_DONE:
-		cl_report(cl);
+		smtp_client_report(cl);
 		cl_free(cl);
 		break;
 	default:
 		break;
 	}
 }
-
-/* An address we can put between <> on a command line (RFC 5321 4.5.3.1.3
- * allows 256 bytes for a path; we are lenient, within reason). */
-static bool
-cl_valid_addr(const char *s)
-{
-	if (strlen(s) > 1000)
-		return false;
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == '<' || *s == '>')
-			return false;
-	}
-	return true;
-}
-
 struct smtp_client *
 smtp_client_start(struct ev_loop *loop, const struct smtp_client_job *job,
     smtp_client_done_cb *done, void *arg)
@@ -1226,13 +885,13 @@ smtp_client_start(struct ev_loop *loop, const struct smtp_client_job *job,
 	cl->timer.data = cl;
 
 	/* What no server could change: refuse before connecting. */
-	if (!cl_valid_addr(cl->sender))
-		cl_decide_rest(cl, false, SMTP_RCPT_PERMFAIL, 0, "5.1.7",
+	if (!smtp_client_valid_addr(cl->sender))
+		smtp_client_decide_rest(cl, false, SMTP_RCPT_PERMFAIL, 0, "5.1.7",
 		    "invalid sender address");
 	for (size_t i = 0; i < cl->nrcpts; i++) {
-		if (!cl_valid_addr(cl->rcpts[i].addr))
-			cl_decide(cl, &cl->rcpts[i], SMTP_RCPT_PERMFAIL, 0, "5.1.3",
-			    "invalid recipient address");
+		if (!smtp_client_valid_addr(cl->rcpts[i].addr))
+			smtp_client_decide(cl, &cl->rcpts[i], SMTP_RCPT_PERMFAIL,
+			    0, "5.1.3", "invalid recipient address");
 	}
 	cl->state = CL_DONE;
 	for (size_t i = 0; i < cl->nrcpts; i++) {
