@@ -92,6 +92,7 @@ bench: deps
 	    rc=$$?; rm -rf $$d; exit $$rc
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_smtp.py
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_imap.py
+	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_relay.py
 
 clean:
 	rm -rf build rmail
