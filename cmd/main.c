@@ -44,8 +44,12 @@ static const struct command {
 	{ "queue", cmd_queue, "rmail queue list|show|delete|flush [-c PATH] [ID]",
 	  "inspect and manage the delivery queue",
 	  "list prints one line per queued message: id, age, size, sender and\n"
-	  "each recipient with its state. show ID prints the envelope (attempts,\n"
-	  "next try, last error per recipient) and the message's headers.\n"
+	  "each recipient as ADDRESS:STATE, STATE one of pending (not tried\n"
+	  "yet), deferred[next=IN attempts=N error=\"...\"] (will be retried),\n"
+	  "delivered, bounced (failed, sender told) or failed (failed, null\n"
+	  "sender), with (remote) after non-local ones. show ID prints the\n"
+	  "envelope (state, attempts, next try, last error per recipient) and\n"
+	  "the message's headers.\n"
 	  "delete ID removes a message for good. flush asks the running server\n"
 	  "to retry every waiting message now (SIGUSR1). Exit 0 on success, 1\n"
 	  "when the message does not exist or no server runs (flush).\n" },

@@ -22,6 +22,8 @@
 
 /* Most bytes of a message read for its headers by `show`. */
 #define QUEUE_SHOW_HEAD_MAX	(256u << 10)
+/* Most bytes of a recipient's last error shown by `list`. */
+#define QUEUE_LIST_ERROR_MAX	80
 
 static int
 cmp_str(const void *a, const void *b)
@@ -101,6 +103,53 @@ fmt_time(time_t t, char *buf, size_t len)
 		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * What happened to target t, as list and show name it: pending (not
+ * tried yet), deferred (tried, will be again), delivered, bounced (failed;
+ * the sender was told) or failed (failed with a null sender, so nobody
+ * could be told).
+ */
+static const char *
+target_state(const struct queue_msgenv *e, const struct queue_target *t)
+{
+	switch (t->state) {
+	case QUEUE_T_PENDING:
+		return t->attempts > 0 ? "deferred" : "pending";
+	case QUEUE_T_DONE:
+		return "delivered";
+	case QUEUE_T_FAILED:
+		return e->from[0] != '\0' ? "bounced" : "failed";
+	}
+	return "?";
+}
+
+/*
+ * Print s between double quotes: '"' and '\\' escaped with a backslash,
+ * control characters as '?'. max > 0: at most about max bytes, cut at a
+ * UTF-8 character boundary and ended with "...".
+ */
+static void
+print_quoted(const char *s, size_t max)
+{
+	size_t n = strlen(s), end = n;
+
+	if (max > 0 && n > max) {
+		end = max;
+		while (end > 0 && ((unsigned char)s[end] & 0xc0) == 0x80)
+			end--;
+	}
+	putchar('"');
+	for (size_t i = 0; i < end; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else
+			putchar(c < 0x20 || c == 0x7f ? '?' : c);
+	}
+	printf("%s\"", end < n ? "..." : "");
+}
+
 static int
 queue_list(const char *qdir)
 {
@@ -126,10 +175,21 @@ queue_list(const char *qdir)
 		for (size_t k = 0; k < e.n; k++) {
 			const struct queue_target *t = &e.t[k];
 
-			printf(" %s:%s%s", t->addr, queue_tstate_name(t->state),
+			printf(" %s:%s%s", t->addr, target_state(&e, t),
 			    t->local ? "" : "(remote)");
-			if (t->state == QUEUE_T_PENDING && t->attempts > 0)
-				printf("[%u attempts]", t->attempts);
+			if (t->state != QUEUE_T_PENDING || t->attempts == 0)
+				continue;
+			/* Deferred: when next, how often so far, and why. */
+			if (t->next_try > now)
+				fmt_age(t->next_try - now, age, sizeof(age));
+			else
+				snprintf(age, sizeof(age), "now");
+			printf("[next=%s attempts=%u", age, t->attempts);
+			if (t->last_error != NULL) {
+				printf(" error=");
+				print_quoted(t->last_error, QUEUE_LIST_ERROR_MAX);
+			}
+			printf("]");
 		}
 		printf("\n");
 		queue_msgenv_clear(&e);
@@ -212,7 +272,7 @@ queue_show(const char *qdir, const char *id)
 		const struct queue_target *t = &e.t[k];
 
 		printf("target: %s %s %s attempts=%u", t->addr,
-		    t->local ? "local" : "remote", queue_tstate_name(t->state),
+		    t->local ? "local" : "remote", target_state(&e, t),
 		    t->attempts);
 		if (t->state == QUEUE_T_PENDING && t->next_try != 0) {
 			fmt_time(t->next_try, when, sizeof(when));
@@ -220,8 +280,12 @@ queue_show(const char *qdir, const char *id)
 		}
 		if (t->uid != 0)
 			printf(" uid=%u", (unsigned)t->uid);
-		if (t->last_error != NULL)
-			printf(" last_error=\"%s\"", t->last_error);
+		if (t->last_error != NULL) {
+			printf(" last_error=");
+			print_quoted(t->last_error, 0);
+		}
+		if (t->notified)
+			printf(" notified=yes");
 		printf("\n");
 	}
 	printf("\n");

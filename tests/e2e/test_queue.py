@@ -27,8 +27,9 @@ class QueueFiles:
         return os.path.join(self.inst.data_dir, "queue")
 
     def put(self, qid, targets, data=MSG, sender="sender@remote.test",
-            received=None):
-        """Write msg/ID and env/ID.json as queue_submit would."""
+            received=None, fields=None):
+        """Write msg/ID and env/ID.json as queue_submit would; fields, if
+        given, holds one dict per target of keys to set in it."""
         for sub in ("msg", "env", "tmp"):
             os.makedirs(os.path.join(self.qdir(), sub), exist_ok=True)
         with open(os.path.join(self.qdir(), "msg", qid), "wb") as f:
@@ -41,6 +42,8 @@ class QueueFiles:
                             "attempts": 0, "next_try": 0,
                             "last_error": None, "uid": None}
                            for a, loc in targets]}
+        for t, extra in zip(env["targets"], fields or []):
+            t.update(extra)
         tmp = os.path.join(self.qdir(), "env", ".tmp.%s.json" % qid)
         with open(tmp, "w") as f:
             json.dump(env, f)
@@ -136,7 +139,7 @@ class QueueServer(QueueFiles, unittest.TestCase):
         self.assertEqual(env["targets"][0]["uid"], 1)
         self.assertEqual(env["targets"][1]["state"], "pending")
         r = self.inst.cli("queue", "list")
-        self.assertIn(" %s:done" % ADMIN, r.stdout)
+        self.assertIn(" %s:delivered " % ADMIN, r.stdout)
         self.assertIn(" %s:pending(remote)" % REMOTE, r.stdout)
 
         r = self.inst.cli("queue", "show", qid)
@@ -144,7 +147,7 @@ class QueueServer(QueueFiles, unittest.TestCase):
         self.assertIn("id: %s\n" % qid, r.stdout)
         self.assertIn("from: <sender@remote.test>\n", r.stdout)
         self.assertIn("client_ip: 192.0.2.7\n", r.stdout)
-        self.assertIn("target: %s local done attempts=0 uid=1" % ADMIN,
+        self.assertIn("target: %s local delivered attempts=0 uid=1\n" % ADMIN,
                       r.stdout)
         self.assertIn("target: %s remote pending" % REMOTE, r.stdout)
         self.assertIn("Subject: hello queue\n", r.stdout)
@@ -267,6 +270,128 @@ class QueueRestart(QueueFiles, unittest.TestCase):
         self.assertIn("event=started messages=1", log)
         self.assertIn("event=queue-at-shutdown messages=1", log)
         self.assertTrue(self.queued("0Test0000000011"))
+
+    def test_list_and_show_states(self):
+        """Every state word, by hand-made envelopes (no server running):
+        deferred with when next, attempts and the last error (quoted,
+        escaped, cut short at a character boundary), bounced when the
+        sender was told, failed when the sender is null."""
+        now = int(time.time())
+        qid, qid0 = "0Test0000000020", "0Test0000000021"
+        grey = ('451 4.7.1 "greylisted" \\ try later ' +
+                "\u00e9" * 60)
+        nt = now + 2 * 3600 + 1800
+        self.put(qid, [(ADMIN, True), ("dave@remote.test", False),
+                       ("erin@remote.test", False),
+                       ("frank@" + DOMAIN, True), ("gina@" + DOMAIN, True)],
+                 received=now - 3 * 3600,
+                 fields=[{}, {"attempts": 3, "next_try": nt,
+                              "last_error": grey, "notified": True},
+                         {"state": "failed", "attempts": 1,
+                          "last_error": "550 5.1.1 no such user"},
+                         {"state": "done", "uid": 4},
+                         {"attempts": 1, "next_try": now - 10,
+                          "last_error": "4.2.2 mailbox full"}])
+        self.put(qid0, [("hank@remote.test", False),
+                        ("ivy@remote.test", False)], sender="",
+                 received=now - 30,
+                 fields=[{"state": "failed", "attempts": 1,
+                          "last_error": "550 nope"}])
+
+        def quoted(text, cut=None):
+            raw = text.encode()
+            short = cut is not None and len(raw) > cut
+            if short:
+                while raw[cut] & 0xc0 == 0x80:
+                    cut -= 1
+                raw = raw[:cut]
+            return '"%s%s"' % (raw.decode().replace("\\", "\\\\")
+                               .replace('"', '\\"'), "..." if short else "")
+
+        # The cut falls inside a two-byte character: backed off by one.
+        self.assertEqual(len(grey.encode()[:80].decode(errors="ignore")
+                             .encode()), 79)
+        r = self.inst.cli("queue", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 2, r.stdout)
+        self.assertEqual(
+            lines[0],
+            "%s  3h  %d  <sender@remote.test>  %s:pending"
+            " dave@remote.test:deferred(remote)[next=2h attempts=3 error=%s]"
+            " erin@remote.test:bounced(remote) frank@%s:delivered"
+            " gina@%s:deferred[next=now attempts=1"
+            ' error="4.2.2 mailbox full"]'
+            % (qid, len(MSG), ADMIN, quoted(grey, 80), DOMAIN, DOMAIN))
+        self.assertIn('error="451 4.7.1 \\"greylisted\\" \\\\ try later '
+                      '\u00e9', lines[0])
+        self.assertEqual(
+            lines[1],
+            "%s  30s  %d  <>  hank@remote.test:failed(remote)"
+            " ivy@remote.test:pending(remote)" % (qid0, len(MSG)))
+
+        r = self.inst.cli("queue", "show", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("target: %s local pending attempts=0\n" % ADMIN,
+                      r.stdout)
+        self.assertIn(
+            "target: dave@remote.test remote deferred attempts=3 "
+            "next_try=%s last_error=%s notified=yes\n"
+            % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(nt)),
+               quoted(grey)), r.stdout)
+        self.assertIn("target: erin@remote.test remote bounced attempts=1 "
+                      'last_error="550 5.1.1 no such user"\n', r.stdout)
+        self.assertIn("target: frank@%s local delivered attempts=0 uid=4\n"
+                      % DOMAIN, r.stdout)
+        self.assertIn("target: gina@%s local deferred attempts=1 "
+                      "next_try=%s last_error=\"4.2.2 mailbox full\"\n"
+                      % (DOMAIN, time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                               time.gmtime(now - 10))),
+                      r.stdout)
+        r = self.inst.cli("queue", "show", qid0)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("target: hank@remote.test remote failed attempts=1 "
+                      'last_error="550 nope"\n', r.stdout)
+        self.assertIn("target: ivy@remote.test remote pending attempts=0\n",
+                      r.stdout)
+
+    def test_over_quota_listed_deferred(self):
+        """A real deferral: admin's INBOX is smaller than the message, so
+        the server defers it and list says when it tries again and why."""
+        users = self.inst.load_config()["users_file"]
+        if not os.path.isabs(users):
+            users = os.path.join(os.path.dirname(self.inst.config), users)
+        with open(users) as f:
+            doc = json.load(f)
+        doc["users"][0]["quota_bytes"] = 16
+        with open(users, "w") as f:
+            json.dump(doc, f)
+        qid = "0Test0000000022"
+        self.put(qid, [(ADMIN, True)])
+        self.inst.start()
+        try:
+            deadline = time.monotonic() + 5 * SLOW
+            while (time.monotonic() < deadline and
+                   self.env(qid)["targets"][0]["attempts"] == 0):
+                time.sleep(0.05)
+            t = self.env(qid)["targets"][0]
+            self.assertEqual((t["state"], t["attempts"]), ("pending", 1), t)
+            r = self.inst.cli("queue", "list")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(
+                r.stdout, r"^%s  \d+s  %d  <sender@remote.test>  "
+                r'%s:deferred\[next=(\d+)s attempts=1 error="4\.2\.2 '
+                r'mailbox full: %s is over quota"\]\n$'
+                % (qid, len(MSG), re.escape(ADMIN), re.escape(ADMIN)))
+            secs = int(re.search(r"next=(\d+)s", r.stdout).group(1))
+            self.assertTrue(0 < secs <= 60, r.stdout)
+            r = self.inst.cli("queue", "show", qid)
+            self.assertIn("target: %s local deferred attempts=1 next_try="
+                          % ADMIN, r.stdout)
+            self.assertIn('last_error="4.2.2 mailbox full: ', r.stdout)
+            self.assertEqual(self.inbox(), [])
+        finally:
+            self.inst.stop()
 
     def test_flush_without_server(self):
         r = self.inst.cli("queue", "flush")
