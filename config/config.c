@@ -478,6 +478,7 @@ static const struct jsonpos_field smarthost_fields[] = {
 	    S_NULL) },
 	{ "password", f_string, false, STR(smarthost.password, NULL, "", "",
 	    S_NULL) },
+	{ "ca_file", f_path, false, CONF_OFF(smarthost.ca_file) },
 };
 
 static int
@@ -846,6 +847,7 @@ conf_free(struct conf **confp)
 	free(conf->smarthost.tls);
 	free(conf->smarthost.username);
 	free(conf->smarthost.password);
+	free(conf->smarthost.ca_file);
 	strv_clear(&conf->dns_servers);
 	free(conf->retry.schedule_secs);
 	free(conf->dkim_selector);

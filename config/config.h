@@ -55,6 +55,7 @@ struct conf_smarthost {
 	char		*tls;		/* "starttls" or "tls" */
 	char		*username;
 	char		*password;
+	char		*ca_file;	/* CAs to trust for it; NULL: system's */
 };
 
 /* relay.retry: the outbound retry schedule (relay/retry.h). */

@@ -12,6 +12,9 @@
 #include "relay/queue.h"
 #include "relay/queue_env.h"
 #include "relay/queue_private.h"
+#include "relay/bounce.h"
+#include "relay/outbound.h"
+#include "relay/retry.h"
 
 #include "config/config.h"
 #include "config/env.h"
@@ -67,6 +70,7 @@ struct queue {
 	struct qent		*v;
 	size_t			 n, cap;
 	ev_timer		 timer;
+	struct outbound		*ob;		/* remote targets */
 	double			 last_pass;	/* ev_now() when the last began */
 	size_t			 last_msgs;	/* messages it delivered */
 	unsigned		 counter;	/* for ids made in one microsecond */
@@ -166,7 +170,7 @@ schedule(struct queue *q)
 }
 
 static time_t
-retry_delay(unsigned attempts)
+local_retry_delay(unsigned attempts)
 {
 	time_t d = QUEUE_RETRY_MIN;
 
@@ -228,7 +232,30 @@ struct pmsg {
 	size_t			 ntried;
 	double			 next;		/* its entry's next due time */
 	bool			 gone;		/* left the queue */
+	struct bounce_rcpt	*br;		/* failed in this pass: to report */
+	size_t			 nbr;
+	bool			 forced;	/* queue_kick(): ignore next_try */
 };
+
+/* Note target t of p as failed for good, to be reported to the sender. */
+static void
+add_bounce(struct pmsg *p, const struct queue_target *t, const char *status,
+    const char *remote_mta, bool remote, time_t now)
+{
+	struct bounce_rcpt *b;
+
+	p->br = xrealloc(p->br, (p->nbr + 1) * sizeof(*p->br));
+	b = &p->br[p->nbr++];
+	memset(b, 0, sizeof(*b));
+	b->final_rcpt = t->addr;
+	b->action = BOUNCE_FAILED;
+	b->status = status;
+	b->remote_mta = remote_mta != NULL && *remote_mta ? remote_mta : NULL;
+	b->diagnostic = t->last_error;
+	b->diag_type = remote ? NULL : "X-Rmail";
+	b->last_attempt = now;
+}
+
 
 static void
 set_error(struct queue_target *t, const char *err)
@@ -329,9 +356,12 @@ due(const struct pmsg *p, size_t i, bool forced, time_t now)
 
 /* Fold delivery results into the envelope of their message. */
 static void
-apply(struct queue_delivery *v, size_t n, struct pmsg *msgs, size_t nmsgs,
-    time_t now)
+apply(struct queue *q, struct queue_delivery *v, size_t n, struct pmsg *msgs,
+    size_t nmsgs, time_t now)
 {
+	struct retry_policy policy;
+
+	retry_policy_from_conf(&q->env->conf->retry, &policy);
 	for (size_t k = 0; k < n; k++) {
 		struct pmsg *p = NULL;
 		struct queue_target *t;
@@ -349,13 +379,19 @@ apply(struct queue_delivery *v, size_t n, struct pmsg *msgs, size_t nmsgs,
 			break;
 		case QUEUE_LOCAL_TEMP:
 			t->attempts++;
-			t->next_try = now + retry_delay(t->attempts);
+			t->next_try = now + local_retry_delay(t->attempts);
 			set_error(t, v[k].err);
+			if (retry_expired(&policy, p->e.received, now)) {
+				/* Full for the whole retry period: give up. */
+				t->state = QUEUE_T_FAILED;
+				add_bounce(p, t, "4.2.2", NULL, false, now);
+			}
 			break;
 		case QUEUE_LOCAL_PERM:
 			t->attempts++;
 			t->state = QUEUE_T_FAILED;
 			set_error(t, v[k].err);
+			add_bounce(p, t, "5.1.1", NULL, false, now);
 			break;
 		}
 	}
@@ -386,7 +422,13 @@ record(struct queue *q, struct pmsg *msgs, size_t n, time_t now)
 			if (t->state != QUEUE_T_PENDING)
 				continue;
 			waiting = true;
-			if (t->local && (double)t->next_try < p->next)
+			if (!t->local && outbound_inflight(q->ob, p->id, i))
+				continue;	/* its result reschedules */
+			if (!t->local && t->next_try <= now) {
+				/* Due but held by the connection limits. */
+				if ((double)now + 1 < p->next)
+					p->next = (double)now + 1;
+			} else if ((double)t->next_try < p->next)
 				p->next = (double)t->next_try;
 		}
 		if (!waiting) {
@@ -435,6 +477,166 @@ record(struct queue *q, struct pmsg *msgs, size_t n, time_t now)
 	free(d);
 }
 
+/* --- remote targets ----------------------------------------------------- */
+
+static const char *
+domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL ? at + 1 : addr;
+}
+
+/*
+ * Hand the due remote targets of the pass's messages to the outbound
+ * relay, one job per message and destination domain (one connection
+ * carries all of that message's recipients there). Targets held back by
+ * the connection limits stay due; record() looks at them again in a
+ * second.
+ */
+static void
+start_remote(struct queue *q, struct pmsg *msgs, size_t nmsgs, time_t now)
+{
+	for (size_t m = 0; m < nmsgs; m++) {
+		struct pmsg *p = &msgs[m];
+		const struct queue_target *t = p->e.t;
+		bool *taken;
+
+		if (!p->loaded || q->env->stopping)
+			continue;
+		taken = xcalloc(p->e.n ? p->e.n : 1, sizeof(*taken));
+		for (size_t i = 0; i < p->e.n; i++) {
+			const char *dom, **addrs;
+			size_t *idx, n = 0;
+			char *mpath;
+
+			if (taken[i] || t[i].local ||
+			    t[i].state != QUEUE_T_PENDING ||
+			    (!p->forced && t[i].next_try > now) ||
+			    outbound_inflight(q->ob, p->id, i))
+				continue;
+			dom = domain_of(t[i].addr);
+			if (outbound_busy(q->ob, dom))
+				continue;
+			addrs = xcalloc(p->e.n, sizeof(*addrs));
+			idx = xcalloc(p->e.n, sizeof(*idx));
+			for (size_t k = i; k < p->e.n; k++) {
+				if (taken[k] || t[k].local ||
+				    t[k].state != QUEUE_T_PENDING ||
+				    (!p->forced && t[k].next_try > now) ||
+				    ascii_casecmp(domain_of(t[k].addr), dom) != 0 ||
+				    outbound_inflight(q->ob, p->id, k))
+					continue;
+				taken[k] = true;
+				addrs[n] = t[k].addr;
+				idx[n++] = k;
+			}
+			mpath = queue_msg_path(q->dir, p->id);
+			outbound_start(q->ob, p->id, mpath, p->e.local_head,
+			    p->e.from, p->e.smtputf8, dom, addrs, idx, n);
+			free(mpath);
+			free(addrs);
+			free(idx);
+		}
+		free(taken);
+	}
+}
+
+/* A job's results: fold them into the envelope, report failures. */
+static void
+remote_done(void *arg, const char *id, const struct outbound_result *rs,
+    size_t n)
+{
+	struct queue		*q = arg;
+	struct pmsg		 p;
+	struct retry_policy	 policy;
+	struct qent		*ent;
+	time_t			 now = time(NULL);
+	char			 err[1024];
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.id, sizeof(p.id), "%s", id);
+	p.next = INFINITY;
+	if (queue_msgenv_load(q->dir, id, &p.e, err, sizeof(err)) == -1) {
+		/* Deleted meanwhile (rmail queue delete): nothing to do. */
+		log_info("queue", 0, NULL, "event=gone id=%s", id);
+		return;
+	}
+	p.loaded = true;
+	retry_policy_from_conf(&q->env->conf->retry, &policy);
+	for (size_t k = 0; k < n; k++) {
+		struct queue_target *t;
+		char *why;
+
+		if (rs[k].idx >= p.e.n)
+			continue;
+		t = &p.e.t[rs[k].idx];
+		if (t->local || t->state != QUEUE_T_PENDING)
+			continue;
+		p.ntried++;
+		switch (rs[k].status) {
+		case OUTBOUND_DELIVERED:
+			t->state = QUEUE_T_DONE;
+			FREE_NULL(t->last_error);
+			log_info("queue", 0, NULL, "event=delivered id=%s to=%s "
+			    "relay=%s", id, log_q(t->addr),
+			    log_q(rs[k].remote_mta));
+			break;
+		case OUTBOUND_TEMPFAIL:
+			t->attempts++;
+			set_error(t, rs[k].text);
+			t->next_try = retry_next(&policy, t->attempts,
+			    p.e.received, now);
+			if (t->next_try != 0) {
+				log_warn("queue", 0, NULL, "event=deferred id=%s "
+				    "to=%s attempts=%u retry_in=%lld err=%s", id,
+				    log_q(t->addr), t->attempts,
+				    (long long)(t->next_try - now),
+				    log_q(t->last_error));
+				break;
+			}
+			/* Retried for the whole period: give up. */
+			why = xasprintf("%s (gave up after %u attempts)",
+			    rs[k].text, t->attempts);
+			set_error(t, why);
+			free(why);
+			t->state = QUEUE_T_FAILED;
+			add_bounce(&p, t, rs[k].enhanced[0] ? rs[k].enhanced :
+			    "4.4.7", rs[k].remote_mta, rs[k].remote, now);
+			break;
+		case OUTBOUND_PERMFAIL:
+			t->attempts++;
+			set_error(t, rs[k].text);
+			t->state = QUEUE_T_FAILED;
+			add_bounce(&p, t, rs[k].enhanced[0] ? rs[k].enhanced :
+			    "5.0.0", rs[k].remote_mta, rs[k].remote, now);
+			log_error("queue", 0, NULL, "event=failed id=%s to=%s "
+			    "err=%s", id, log_q(t->addr), log_q(t->last_error));
+			break;
+		}
+	}
+	if (p.nbr > 0)
+		queue_bounce(q, q->dir, &p.e, p.br, p.nbr);
+	record(q, &p, 1, now);
+	if ((ent = find_ent(q, id)) != NULL) {
+		if (p.gone)
+			drop_ent(q, ent);
+		else
+			ent->due = p.next;
+	}
+	if (p.gone)
+		log_info("queue", 0, NULL, "event=removed id=%s", id);
+	free(p.br);
+	queue_msgenv_clear(&p.e);
+	schedule(q);
+}
+
+struct rmail_env *
+queue_env_of(struct queue *q)
+{
+	return q->env;
+}
+
 /*
  * One pass over the due messages, at most QUEUE_BATCH of them and about
  * QUEUE_PASS_COPIES copies, so the loop is never held for long.
@@ -466,6 +668,7 @@ pass(struct queue *q)
 			continue;
 		p = &msgs[nmsgs++];
 		snprintf(p->id, sizeof(p->id), "%s", ent->id);
+		p->forced = ent->forced;
 		p->next = INFINITY;
 		if (load(q, p, now) == -1)
 			continue;
@@ -486,7 +689,12 @@ pass(struct queue *q)
 		}
 	}
 	queue_local_deliver_many(q->env, v, nv);
-	apply(v, nv, msgs, nmsgs, now);
+	apply(q, v, nv, msgs, nmsgs, now);
+	for (size_t m = 0; m < nmsgs; m++)
+		if (msgs[m].nbr > 0)
+			queue_bounce(q, q->dir, &msgs[m].e, msgs[m].br,
+			    msgs[m].nbr);
+	start_remote(q, msgs, nmsgs, now);
 	record(q, msgs, nmsgs, now);
 	for (size_t k = 0; k < nv; k++) {
 		const struct queue_target *t = &v[k].e->t[v[k].i];
@@ -508,6 +716,7 @@ pass(struct queue *q)
 		}
 		free(p->link);
 		free(p->data);
+		free(p->br);
 		queue_msgenv_clear(&p->e);
 	}
 	q->last_msgs = nmsgs;
@@ -660,6 +869,11 @@ queue_new(struct rmail_env *env, char *err, size_t errlen)
 		empty_dir(tmp);
 		free(tmp);
 	}
+	if ((q->ob = outbound_new(env, remote_done, q, err, errlen)) == NULL) {
+		free(q->dir);
+		free(q);
+		return NULL;
+	}
 	ev_timer_init(&q->timer, timer_cb, 0, 0);
 	/* After the loop's I/O: an SMTP 250 goes out before its delivery. */
 	ev_set_priority(&q->timer, EV_MINPRI);
@@ -678,6 +892,7 @@ queue_free(struct queue **qp)
 	if (q == NULL)
 		return;
 	ev_timer_stop(q->env->loop, &q->timer);
+	outbound_free(&q->ob);
 	free(q->v);
 	free(q->dir);
 	free(q);
@@ -744,7 +959,7 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	struct queue_msgenv	 e;
 	char			 id[QUEUE_ID_MAX];
 	char			*tmp = NULL, *mpath = NULL, *epath = NULL, *d;
-	char			*head = NULL;
+	char			*head = NULL, *sig = NULL;
 	const char		*op = "write";
 	int			 fd = -1, saved;
 	bool			 renamed = false;
@@ -776,10 +991,14 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	 * local delivery is a hard link: no copy, one inode for all.
 	 */
 	head = xasprintf("Return-Path: <%s>\r\n", env->mail_from);
+	/* What users submit leaves signed (DKIM): part of the message. */
+	if (env->auth_user != NULL)
+		sig = queue_dkim_sign(q->env, id, data, len);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) == -1)
 		goto fail;
 	if (fsio_write_all(fd, head, strlen(head)) == -1 ||
+	    (sig != NULL && fsio_write_all(fd, sig, strlen(sig)) == -1) ||
 	    fsio_write_all(fd, data, len) == -1)
 		goto fail;
 	op = "fsync";
@@ -812,7 +1031,7 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	e.auth_user = clean_text(env->auth_user);
 	e.smtputf8 = env->smtputf8;
 	e.local_head = strlen(head);
-	e.size = e.local_head + len;
+	e.size = e.local_head + (sig != NULL ? strlen(sig) : 0) + len;
 	e.n = env->targets->n;
 	e.t = xcalloc(e.n, sizeof(*e.t));
 	for (size_t i = 0; i < e.n; i++) {
@@ -838,6 +1057,7 @@ queue_submit(struct queue *q, const struct queue_envelope *env,
 	schedule(q);
 	queue_msgenv_clear(&e);
 	free(head);
+	free(sig);
 	free(tmp);
 	free(mpath);
 	free(epath);
@@ -857,6 +1077,7 @@ fail:
 	}
 	queue_msgenv_clear(&e);
 	free(head);
+	free(sig);
 	free(tmp);
 	free(mpath);
 	free(epath);

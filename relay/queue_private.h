@@ -42,6 +42,29 @@ struct queue_delivery {
 void	 queue_local_deliver_many(struct rmail_env *env,
 	    struct queue_delivery *v, size_t n);
 
+/* The env a queue runs in (queue.c). */
+struct queue;
+struct bounce_rcpt;
+struct rmail_env *queue_env_of(struct queue *);
+
+/*
+ * Report targets rs[0..n-1] of e (which failed for good, or, with
+ * BOUNCE_DELAYED, are still being retried) to e's sender: an RFC 3464
+ * report queued with the null sender (queue_bounce.c). Nothing for a null
+ * sender, or one that routes nowhere (logged).
+ */
+void	 queue_bounce(struct queue *, const char *qdir,
+	    const struct queue_msgenv *e, const struct bounce_rcpt *rs,
+	    size_t n);
+
+/*
+ * The DKIM-Signature fields for a submitted message (queue_dkim.c): when
+ * its From: domain is ours and has keys, else NULL. A new allocation to
+ * put before the message.
+ */
+char	*queue_dkim_sign(struct rmail_env *, const char *id, const char *data,
+	    size_t len);
+
 /* Is s (n bytes) well-formed UTF-8? */
 bool	 queue_utf8_valid(const char *s, size_t n);
 

@@ -133,14 +133,19 @@ class QueueServer(QueueFiles, unittest.TestCase):
         self.assertIn("to=%s" % ADMIN, line)
         self.assertIn("uid=1", line)
 
-        # The remote target keeps it queued; the local one is done.
+        # The remote target keeps it queued, deferred (the test DNS
+        # server refuses); the local one is done.
+        line = self.inst.wait_log(
+            lambda l: "event=deferred" in l and qid in l and REMOTE in l,
+            since=off)
+        self.assertIsNotNone(line, self.inst.log())
         env = self.env(qid)
         self.assertEqual(env["targets"][0]["state"], "done")
         self.assertEqual(env["targets"][0]["uid"], 1)
         self.assertEqual(env["targets"][1]["state"], "pending")
         r = self.inst.cli("queue", "list")
         self.assertIn(" %s:delivered " % ADMIN, r.stdout)
-        self.assertIn(" %s:pending(remote)" % REMOTE, r.stdout)
+        self.assertIn(" %s:deferred(remote)[next=" % REMOTE, r.stdout)
 
         r = self.inst.cli("queue", "show", qid)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -149,7 +154,8 @@ class QueueServer(QueueFiles, unittest.TestCase):
         self.assertIn("client_ip: 192.0.2.7\n", r.stdout)
         self.assertIn("target: %s local delivered attempts=0 uid=1\n" % ADMIN,
                       r.stdout)
-        self.assertIn("target: %s remote pending" % REMOTE, r.stdout)
+        self.assertIn("target: %s remote deferred attempts=1" % REMOTE,
+                      r.stdout)
         self.assertIn("Subject: hello queue\n", r.stdout)
         self.assertNotIn("body line", r.stdout)
 
