@@ -47,6 +47,7 @@ struct ob_job {
 	enum outbound_status	 fail_status;
 	char			 fail_enh[16];
 	char			*fail_text;
+	bool			 linked;	/* on ob->jobs */
 };
 
 struct outbound {
@@ -61,18 +62,30 @@ struct outbound {
 	size_t			 njobs;
 };
 
+/* Take j off the list of jobs: it no longer holds its targets. */
+static void
+job_unlink(struct ob_job *j)
+{
+	struct outbound *ob = j->ob;
+
+	if (j->linked) {
+		if (j->prev != NULL)
+			j->prev->next = j->next;
+		else
+			ob->jobs = j->next;
+		if (j->next != NULL)
+			j->next->prev = j->prev;
+		ob->njobs--;
+		j->linked = false;
+	}
+}
+
 static void
 job_free(struct ob_job *j)
 {
 	struct outbound *ob = j->ob;
 
-	if (j->prev != NULL)
-		j->prev->next = j->next;
-	else
-		ob->jobs = j->next;
-	if (j->next != NULL)
-		j->next->prev = j->prev;
-	ob->njobs--;
+	job_unlink(j);
 	ev_timer_stop(ob->env->loop, &j->fail);
 	mx_cancel(&j->mxreq);
 	dns_cancel(&j->q4);
@@ -111,6 +124,9 @@ report_all(struct ob_job *j, enum outbound_status st, const char *enh,
 		    st == OUTBOUND_PERMFAIL ? "permfail" : "tempfail",
 		    log_q(text));
 	}
+	/* Done before the queue hears of it: it reschedules the targets
+	 * and may start a new job in the freed slot. */
+	job_unlink(j);
 	j->ob->done(j->ob->arg, j->id, rs, j->n);
 	free(rs);
 	job_free(j);
@@ -167,6 +183,9 @@ client_done(const struct smtp_client_result *res, void *arg)
 		    r->tls ? (r->tls_version[0] ? r->tls_version : "yes") : "no",
 		    r->tls_verified ? "yes" : "no", log_q(rs[i].text));
 	}
+	/* Done before the queue hears of it: it reschedules the targets
+	 * and may start a new job in the freed slot. */
+	job_unlink(j);
 	j->ob->done(j->ob->arg, j->id, rs, j->n);
 	free(rs);
 	job_free(j);
@@ -308,7 +327,7 @@ resolve_smarthost(struct ob_job *j)
 	/* An address is used as is. */
 	snprintf(lit, sizeof(lit), strchr(host, ':') != NULL ? "[IPv6:%s]" :
 	    "[%s]", host);
-	if (mx_parse_literal(lit, &ss) == 0) {
+	if (mx_parse_literal(lit, &ss) == 1) {
 		j->addrs = xmalloc(sizeof(*j->addrs));
 		j->addrs[0] = ss;
 		j->naddrs = 1;
@@ -350,6 +369,7 @@ outbound_start(struct outbound *ob, const char *id, const char *msg,
 		ob->jobs->prev = j;
 	ob->jobs = j;
 	ob->njobs++;
+	j->linked = true;
 
 	if ((data = fsio_read_file(msg, SIZE_MAX, &len)) == NULL) {
 		char text[300];

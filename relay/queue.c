@@ -62,6 +62,7 @@ struct qent {
 	double	 due;		/* wall clock of the next attempt; INFINITY:
 				 * nothing to do here (remote targets only) */
 	bool	 forced;	/* queue_kick(): ignore the targets' next_try */
+	bool	 held;		/* remote targets wait for a free connection */
 };
 
 struct queue {
@@ -235,6 +236,7 @@ struct pmsg {
 	struct bounce_rcpt	*br;		/* failed in this pass: to report */
 	size_t			 nbr;
 	bool			 forced;	/* queue_kick(): ignore next_try */
+	bool			 held;		/* a remote target waits for a slot */
 };
 
 /* Note target t of p as failed for good, to be reported to the sender. */
@@ -516,8 +518,10 @@ start_remote(struct queue *q, struct pmsg *msgs, size_t nmsgs, time_t now)
 			    outbound_inflight(q->ob, p->id, i))
 				continue;
 			dom = domain_of(t[i].addr);
-			if (outbound_busy(q->ob, dom))
+			if (outbound_busy(q->ob, dom)) {
+				p->held = true;
 				continue;
+			}
 			addrs = xcalloc(p->e.n, sizeof(*addrs));
 			idx = xcalloc(p->e.n, sizeof(*idx));
 			for (size_t k = i; k < p->e.n; k++) {
@@ -551,12 +555,17 @@ remote_done(void *arg, const char *id, const struct outbound_result *rs,
 	struct pmsg		 p;
 	struct retry_policy	 policy;
 	struct qent		*ent;
-	time_t			 now = time(NULL);
+	time_t			 now = time(NULL), now_up;
+	double			 evt;
 	char			 err[1024];
 
 	memset(&p, 0, sizeof(p));
 	snprintf(p.id, sizeof(p.id), "%s", id);
 	p.next = INFINITY;
+	evt = ev_now(q->env->loop);
+	now_up = (time_t)evt;
+	if ((double)now_up < evt)
+		now_up++;
 	if (queue_msgenv_load(q->dir, id, &p.e, err, sizeof(err)) == -1) {
 		/* Deleted meanwhile (rmail queue delete): nothing to do. */
 		log_info("queue", 0, NULL, "event=gone id=%s", id);
@@ -585,8 +594,10 @@ remote_done(void *arg, const char *id, const struct outbound_result *rs,
 		case OUTBOUND_TEMPFAIL:
 			t->attempts++;
 			set_error(t, rs[k].text);
+			/* Whole seconds, rounded up: never sooner than the
+			 * schedule says. */
 			t->next_try = retry_next(&policy, t->attempts,
-			    p.e.received, now);
+			    p.e.received, now_up);
 			if (t->next_try != 0) {
 				log_warn("queue", 0, NULL, "event=deferred id=%s "
 				    "to=%s attempts=%u retry_in=%lld err=%s", id,
@@ -624,6 +635,13 @@ remote_done(void *arg, const char *id, const struct outbound_result *rs,
 		else
 			ent->due = p.next;
 	}
+	/* A connection is free: what waited for one goes now. */
+	for (size_t i = 0; i < q->n; i++)
+		if (q->v[i].held) {
+			q->v[i].held = false;
+			if (q->v[i].due > ev_now(q->env->loop))
+				q->v[i].due = ev_now(q->env->loop);
+		}
 	if (p.gone)
 		log_info("queue", 0, NULL, "event=removed id=%s", id);
 	free(p.br);
@@ -709,6 +727,7 @@ pass(struct queue *q)
 			log_info("queue", 0, NULL, "event=removed id=%s", p->id);
 		if (ent != NULL) {
 			ent->forced = false;
+			ent->held = p->held;
 			if (p->gone)
 				drop_ent(q, ent);
 			else
