@@ -410,7 +410,8 @@ class Delivery(RelayBase):
         self.inst.start()
 
         sent = self.submit(["user@dom1.test"], "signed and sent",
-                           body="this message is signed.\r\n")
+                           body="this message is signed.\r\n"
+                           ".a line with a leading dot\r\n..two\r\n")
         got = self.wait_received(sink)[0]
         self.assertEqual(got.mail_from, ADMIN)
         self.assertEqual(got.rcpts, ["user@dom1.test"])
@@ -482,6 +483,20 @@ class Delivery(RelayBase):
         self.assertEqual(len(sink.messages), 1)
         self.assertEqual(inbox_files(self.inst), [], "a bounce or notice")
 
+    def test_flush_retries_deferred_now(self):
+        self.configure(self.dns.server, schedule=[3600])
+        sink = self.sink("dom3")
+        sink.script_rcpt("user@dom3.test", "451 4.3.0 Try again later",
+                         "250 2.1.5 OK")
+        self.inst.start()
+        self.submit(["user@dom3.test"], "flush me")
+        self.wait_state("user@dom3.test", "deferred")
+        r = self.inst.cli("queue", "flush")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        got = self.wait_received(sink)
+        self.assertEqual(got[0].rcpts, ["user@dom3.test"])
+        self.wait_queue_empty()
+
     def test_restart_with_deferred_mail(self):
         self.configure(self.dns.server, schedule=[2])
         sink = self.sink("dom7", start=False)       # down
@@ -512,6 +527,10 @@ class Bounces(RelayBase):
         # The other recipient is delivered; only the refused one bounces.
         got = self.wait_received(sink)
         self.assertEqual(got[0].rcpts, ["ok@dom4.test"])
+        # One connection carried both recipients.
+        self.assertEqual(len(sink.sessions), 1, sink.transcript())
+        self.assertEqual(len([c for c in sink.commands()
+                              if c.upper().startswith("RCPT")]), 2)
         msgs = self.wait_bounces()
         self.assertEqual(len(msgs), 1)
         r, per_rcpt = self.check_bounce(msgs[0], "user@dom4.test",
@@ -527,6 +546,8 @@ class Bounces(RelayBase):
         self.assertEqual(len(msgs), 1)
         self.check_bounce(msgs[0], "user@nullmx.test", "null mx")
         self.wait_queue_empty()
+        # RFC 7505: no connection attempt at all.
+        self.assertNotIn("event=relay-connect", self.inst.log())
 
     def test_nxdomain_bounces(self):
         self.inst.start()
