@@ -604,6 +604,18 @@ remote_done(void *arg, const char *id, const struct outbound_result *rs,
 				    log_q(t->addr), t->attempts,
 				    (long long)(t->next_try - now),
 				    log_q(t->last_error));
+				/* Still trying after relay.retry.delay_notice_secs:
+				 * tell the sender once (off by default). */
+				if (retry_delay_notice_due(&policy, p.e.received,
+				    now, t->notified)) {
+					t->notified = true;
+					add_bounce(&p, t, rs[k].enhanced[0] ?
+					    rs[k].enhanced : "4.0.0",
+					    rs[k].remote_mta, rs[k].remote, now);
+					p.br[p.nbr - 1].action = BOUNCE_DELAYED;
+					p.br[p.nbr - 1].retry_until =
+					    p.e.received + (time_t)policy.max_age;
+				}
 				break;
 			}
 			/* Retried for the whole period: give up. */

@@ -75,8 +75,9 @@ queue_bounce(struct queue *q, const char *qdir, const struct queue_msgenv *e,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		log_info("queue", 0, NULL, "event=bounced id=%s to=%s "
-		    "status=%s bounce_id=%s sender=%s", e->id,
+		log_info("queue", 0, NULL, "event=%s id=%s to=%s "
+		    "status=%s bounce_id=%s sender=%s", rs[i].action ==
+		    BOUNCE_DELAYED ? "delay-notice" : "bounced", e->id,
 		    log_q(rs[i].final_rcpt), rs[i].status != NULL ?
 		    rs[i].status : "5.0.0", id, log_q(e->from));
 out:
