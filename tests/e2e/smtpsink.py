@@ -28,7 +28,6 @@ make_cert() runs `openssl req -x509` for a self-signed certificate (its
 own CA: the cert file is also the CA file a client can trust).
 """
 
-import asyncio
 import os
 import random
 import re

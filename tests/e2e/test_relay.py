@@ -5,9 +5,10 @@ dnsserver.py) points at real SMTP sinks (aiosmtpd, smtpsink.py) on
 
 Cases: delivered with a DKIM signature python3-dkim accepts against the
 TXT record served by dnsmasq (and rejects after one body byte changes),
-over STARTTLS; first MX refuses, second receives; 451 then success on
-retry; 550 -> RFC 3464 bounce in the sender's INBOX; null MX and NXDOMAIN
--> bounce; smarthost with STARTTLS/implicit TLS, AUTH and certificate
+over STARTTLS, ended with QUIT; first MX refuses, second receives; implicit
+MX; 451 then success on retry; `rmail queue flush`; a DNS temporary
+failure defers; 550 at RCPT or 554 at DATA -> RFC 3464 bounce in the
+sender's INBOX; null MX and NXDOMAIN -> bounce; smarthost with STARTTLS/implicit TLS, AUTH and certificate
 verification (a wrong CA keeps the mail deferred, never plaintext);
 restart with deferred mail; a bounce to the null sender is dropped; more
 than 50 Received headers -> bounce, no hop.
@@ -30,7 +31,6 @@ import unittest
 
 import dkim      # python3-dkim
 
-import harness
 from dnsserver import DnsServer, build_query
 from harness import ADMIN, ADMIN_PASSWORD, DOMAIN, HOSTNAME, SLOW, Instance
 from smtp_util import inbox_files
@@ -48,6 +48,7 @@ ADDR = {
     "dom7": "127.0.0.9",        # restart
     "dom8": "127.0.0.10",       # 550 to a null sender's forwarded mail
     "dom9": "127.0.0.11",       # mail loop: must see nothing
+    "implicit": "127.0.0.12",   # implicit.test: an A record, no MX
 }
 
 RECORDS = dict(
@@ -73,6 +74,7 @@ RECORDS = dict(
         "mx.dom8.test": [ADDR["dom8"]],
         "mx.dom9.test": [ADDR["dom9"]],
         "smarthost.test": [ADDR["smarthost"]],
+        "implicit.test": [ADDR["implicit"]],
     },
     null_mx=["nullmx.test"],
     # nosuch.test: unknown under the local "test" domain: NXDOMAIN.
@@ -483,6 +485,23 @@ class Delivery(RelayBase):
         self.assertEqual(len(sink.messages), 1)
         self.assertEqual(inbox_files(self.inst), [], "a bounce or notice")
 
+    def test_implicit_mx(self):
+        sink = self.sink("implicit")
+        self.inst.start()
+        self.submit(["user@implicit.test"], "implicit mx")
+        got = self.wait_received(sink)
+        self.assertEqual(got[0].rcpts, ["user@implicit.test"])
+        self.wait_queue_empty()
+
+    def test_dns_temporary_failure_defers(self):
+        # dnsmasq forwards nothing: example.com is REFUSED, a temporary
+        # failure (issue 6: SERVFAIL and timeouts are temporary).
+        self.inst.start()
+        self.submit(["user@example.com"], "dns trouble")
+        self.wait_state("user@example.com", "deferred")
+        self.assertEqual(inbox_files(self.inst), [], "bounced:\n"
+                         + self.diag())
+
     def test_flush_retries_deferred_now(self):
         self.configure(self.dns.server, schedule=[3600])
         sink = self.sink("dom3")
@@ -537,6 +556,22 @@ class Bounces(RelayBase):
                                         "will bounce", diagnostic="550 " + text)
         self.assertEqual(r["status"], "5.1.1", r)
         self.assertEqual(len(per_rcpt), 1, per_rcpt)
+        self.wait_queue_empty()
+
+    def test_data_rejected_bounces(self):
+        sink = self.sink("dom4")
+        sink.script_data("554 5.6.0 Message content rejected here")
+        self.inst.start()
+        self.submit(["a@dom4.test", "b@dom4.test"], "refused at data")
+        msgs = self.wait_bounces()
+        self.assertEqual(len(msgs), 1)
+        for rcpt in ("a@dom4.test", "b@dom4.test"):
+            r, per_rcpt = self.check_bounce(
+                msgs[0], rcpt, "refused at data",
+                diagnostic="554 5.6.0 Message content rejected here")
+            self.assertEqual(r["status"], "5.6.0", r)
+        self.assertEqual(len(per_rcpt), 2, per_rcpt)
+        self.assertEqual(sink.messages, [])
         self.wait_queue_empty()
 
     def test_null_mx_bounces(self):
