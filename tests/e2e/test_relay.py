@@ -522,13 +522,23 @@ class Delivery(RelayBase):
         self.inst.start()
         self.submit(["user@dom7.test"], "survives a restart")
         self.wait_state("user@dom7.test", "deferred")
+        # The sink comes back while the retry is still 2 s away, so the
+        # server is down only for the restart itself (another run could
+        # take its free ports meanwhile).
+        sink.start()
         self.assertEqual(self.inst.stop(), 0)
+        stopped = time.monotonic()
+        self.assertEqual(sink.sessions, [], "retried before the restart")
         # The deferral is on disk, seen with the server stopped.
         self.assertEqual(self.states().get("user@dom7.test"), "deferred",
                          self.queue_list())
-        sink.start()
+        off = self.inst.log_size()
         self.inst.start()
+        self.assertIsNotNone(self.inst.wait_log(
+            lambda l: "event=ready" in l and "pid=%d" % self.inst.pid in l,
+            since=off), "not our server on our ports:\n" + self.inst.log())
         got = self.wait_received(sink, timeout=10)
+        self.assertGreater(sink.sessions[0].started, stopped)
         self.assertEqual(got[0].rcpts, ["user@dom7.test"])
         self.assertIn(b"Subject: survives a restart\r\n", got[0].data)
         self.wait_queue_empty()
