@@ -14,11 +14,9 @@ Starts its own server on loopback with a temp dir (tests/e2e/harness.py).
 Standard library only; bounded in time.
 """
 
-import json
 import os
 import resource
 import socket
-import struct
 import sys
 import threading
 import time
@@ -27,6 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
 import harness  # noqa: E402
+from benchlib import emit, hard_close, progress_for, raise_nofile, rss_kb  # noqa: E402,E501
+progress = progress_for("bench")
 
 PLAIN_CONNS = 5000
 TLS_CONNS = 1000
@@ -35,30 +35,6 @@ TLS_TARGET_KB = 64
 ACCEPT_SECONDS = 3.0
 ACCEPT_THREADS = 4
 BATCH = 200
-
-
-def emit(**kw):
-    print(json.dumps(kw, separators=(",", ":")), flush=True)
-
-
-def progress(msg):
-    sys.stderr.write("bench: %s\n" % msg)
-    sys.stderr.flush()
-
-
-def raise_nofile():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
 def read_line(sock, deadline):
@@ -73,16 +49,6 @@ def read_line(sock, deadline):
             raise EOFError("closed before greeting: %r" % buf)
         buf += data
     return buf.split(b"\r\n", 1)[0]
-
-
-def hard_close(sock):
-    """Close with RST: no TIME_WAIT, so we never run out of ports."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                        struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    sock.close()
 
 
 def open_plain(port, n, expect, deadline):

@@ -47,7 +47,6 @@ import resource
 import selectors
 import smtplib
 import socket
-import struct
 import sys
 import time
 
@@ -55,6 +54,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
 import harness  # noqa: E402
+from benchlib import emit, hard_close, pct, progress_for, raise_nofile, rss_kb  # noqa: E402,E501
+progress = progress_for("bench_imap")
 
 IDLE_CONNS = int(os.environ.get("BENCH_IMAP_IDLE_CONNS", "5000"))
 RSS_TARGET_KB = 24
@@ -71,48 +72,6 @@ LOGINS_IN_FLIGHT = 64       # connections between connect and "+ idling"
 SETUP_SECS = 600.0          # the whole 5,000-client ramp
 ITERATIONS = 100000         # USERS_MIN_ITERATIONS
 BENCH_PASSWORD = "bench-password"
-
-
-def emit(**kw):
-    print(json.dumps(kw, separators=(",", ":")), flush=True)
-
-
-def progress(msg):
-    sys.stderr.write("bench_imap: %s\n" % msg)
-    sys.stderr.flush()
-
-
-def raise_nofile():
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS for pid %d" % pid)
-
-
-def hard_close(sock):
-    """Close with RST: no TIME_WAIT, so we never run out of ports."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                        struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    sock.close()
-
-
-def pct(sorted_vals, p):
-    if not sorted_vals:
-        return None
-    k = min(len(sorted_vals) - 1, max(0, int(round(p / 100.0 *
-                                                    (len(sorted_vals) - 1)))))
-    return sorted_vals[k]
 
 
 # ----- instance setup -----

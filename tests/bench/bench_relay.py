@@ -32,7 +32,6 @@ Starts its own dnsmasq, sinks and server on loopback in temp dirs and
 removes them. Needs dnsmasq-base and python3-aiosmtpd; bounded in time.
 """
 
-import json
 import os
 import random
 import re
@@ -48,6 +47,8 @@ E2E = os.path.join(os.path.dirname(HERE), "e2e")
 sys.path.insert(0, E2E)
 
 import harness  # noqa: E402
+from benchlib import emit, pct, progress_for  # noqa: E402,E501
+note = progress_for("bench_relay")
 
 MESSAGES = int(os.environ.get("BENCH_RELAY_MESSAGES", "2000"))
 WAIT_MAX = float(os.environ.get("BENCH_RELAY_WAIT", "300"))
@@ -58,22 +59,6 @@ SIZE = 4096
 SINK_PROCS = 4
 SENDER = harness.ADMIN
 BENCH_ID = re.compile(rb"\r\nX-Bench-Id: (\d+)\r\n")
-
-
-def emit(**kw):
-    print(json.dumps(kw), flush=True)
-
-
-def note(msg):
-    print("bench_relay: " + msg, file=sys.stderr, flush=True)
-
-
-def pct(sorted_vals, p):
-    if not sorted_vals:
-        return None
-    k = min(len(sorted_vals) - 1, max(0, int(round(p / 100.0 *
-                                                    (len(sorted_vals) - 1)))))
-    return sorted_vals[k]
 
 
 def domain(k):

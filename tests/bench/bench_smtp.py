@@ -15,7 +15,6 @@ Starts its own server on loopback in a temp dir (tests/e2e/harness.py).
 Standard library only; bounded in time.
 """
 
-import json
 import os
 import smtplib
 import sys
@@ -26,20 +25,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
 import harness  # noqa: E402
+from benchlib import emit, progress_for  # noqa: E402,E501
+note = progress_for("bench_smtp")
 
 MESSAGES = int(os.environ.get("BENCH_SMTP_MESSAGES", "5000"))
 CONNECTIONS = 8
 SIZE = 4096
 EXTRA_USERS = 9
 STORE_WAIT_MAX = 600.0
-
-
-def emit(**kw):
-    print(json.dumps(kw), flush=True)
-
-
-def note(msg):
-    print("bench_smtp: " + msg, file=sys.stderr, flush=True)
 
 
 def message(i):
