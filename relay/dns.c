@@ -33,7 +33,7 @@ struct dns_sock {
 
 struct dns_query {
 	struct dns		*dns;
-	int			 type;		/* T_MX, T_A, T_AAAA, T_TXT */
+	int			 type;		/* T_MX, T_A, T_AAAA, T_TXT, T_PTR */
 	dns_cb			*cb;		/* NULL once cancelled */
 	void			*arg;
 	bool			 in_ares;	/* c-ares will call back */
@@ -303,6 +303,9 @@ dns_answer_clear(struct dns_answer *a)
 	for (size_t i = 0; i < a->ntxt; i++)
 		free(a->txt[i]);
 	free(a->txt);
+	for (size_t i = 0; i < a->nptr; i++)
+		free(a->ptr[i]);
+	free(a->ptr);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -339,8 +342,8 @@ dns_get32(const uint8_t *p)
 
 /*
  * Read the answer and authority sections of buf: the lowest TTL of the
- * answer's records (ans_ttl_r, UINT32_MAX when none), its MX records into
- * a (when a is not NULL), and the negative TTL of an authority SOA
+ * answer's records (ans_ttl_r, UINT32_MAX when none), its MX and PTR
+ * records into a (when a is not NULL), and the negative TTL of an authority SOA
  * (neg_ttl_r: min of the SOA's TTL and MINIMUM, RFC 2308 section 5;
  * DNS_NEG_TTL_DEFAULT when there is none). 0, or -1 on a malformed message.
  */
@@ -407,6 +410,24 @@ dns_walk(const uint8_t *buf, int len, struct dns_answer *a,
 						h[hl - 1] = '\0';
 				}
 				a->nmx++;
+			} else if (type == T_PTR && a != NULL &&
+			    a->nptr < DNS_MAX_RECORDS) {
+				char *host;
+				size_t hl;
+				long elen;
+
+				if (ares_expand_name(buf + rd, buf, len,
+				    &host, &elen) != ARES_SUCCESS)
+					return -1;
+				a->ptr = xrealloc(a->ptr,
+				    (a->nptr + 1) * sizeof(*a->ptr));
+				a->ptr[a->nptr] = xstrdup(host);
+				ares_free_string(host);
+				ascii_lower(a->ptr[a->nptr]);
+				hl = strlen(a->ptr[a->nptr]);
+				if (hl > 0 && a->ptr[a->nptr][hl - 1] == '.')
+					a->ptr[a->nptr][hl - 1] = '\0';
+				a->nptr++;
 			}
 		} else if (type == T_SOA) {
 			int p = rd;
@@ -495,8 +516,8 @@ dns_build_answer(int type, int status, const uint8_t *buf, int len,
 	memset(a, 0, sizeof(*a));
 	switch (status) {
 	case ARES_SUCCESS:
-		if ((wrc = dns_walk(buf, len, type == T_MX ? a : NULL, &ans_ttl,
-		    &neg_ttl)) == -1) {
+		if ((wrc = dns_walk(buf, len, type == T_MX || type == T_PTR ?
+		    a : NULL, &ans_ttl, &neg_ttl)) == -1) {
 			dns_answer_clear(a);
 			a->status = DNS_TEMPFAIL;
 			str_lcpy(a->error, "malformed answer", sizeof(a->error));
@@ -506,7 +527,7 @@ dns_build_answer(int type, int status, const uint8_t *buf, int len,
 			dns_parse_addrs(buf, len, type, a);
 		else if (type == T_TXT)
 			dns_parse_txt(buf, len, a);
-		if (a->nmx + a->naddrs + a->ntxt == 0) {
+		if (a->nmx + a->naddrs + a->ntxt + a->nptr == 0) {
 			/* Only CNAMEs, or records of another type. */
 			a->status = DNS_NODATA;
 			a->ttl = neg_ttl;
@@ -659,6 +680,36 @@ struct dns_query *
 dns_query_txt(struct dns *dns, const char *name, dns_cb *cb, void *arg)
 {
 	return dns_start(dns, name, T_TXT, cb, arg);
+}
+
+struct dns_query *
+dns_query_ptr(struct dns *dns, const struct sockaddr *addr, dns_cb *cb,
+    void *arg)
+{
+	static const char hex[] = "0123456789abcdef";
+	char name[80];
+	size_t off = 0;
+
+	if (addr->sa_family == AF_INET) {
+		const uint8_t *b = (const uint8_t *)
+		    &((const struct sockaddr_in *)(const void *)addr)->sin_addr;
+
+		snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa",
+		    b[3], b[2], b[1], b[0]);
+	} else {
+		const uint8_t *b = (const uint8_t *)
+		    &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr;
+
+		assert(addr->sa_family == AF_INET6);
+		for (int i = 15; i >= 0; i--) {
+			name[off++] = hex[b[i] & 0x0f];
+			name[off++] = '.';
+			name[off++] = hex[b[i] >> 4];
+			name[off++] = '.';
+		}
+		memcpy(name + off, "ip6.arpa", sizeof("ip6.arpa"));
+	}
+	return dns_start(dns, name, T_PTR, cb, arg);
 }
 
 void

@@ -68,6 +68,10 @@ struct dns_answer {
 	 * character-strings concatenated (RFC 7208 section 3.3). */
 	char			**txt;
 	size_t			 ntxt;
+	/* DNS_OK of dns_query_ptr: the names, lower case, no trailing
+	 * dot, in the answer's order. */
+	char			**ptr;
+	size_t			 nptr;
 };
 
 typedef void dns_cb(const struct dns_answer *, void *arg);
@@ -100,6 +104,10 @@ struct dns_query *dns_query_addr(struct dns *, const char *name, int family,
 		    dns_cb *, void *arg);
 struct dns_query *dns_query_txt(struct dns *, const char *name, dns_cb *,
 		    void *arg);
+/* The PTR records of addr (AF_INET or AF_INET6; the port is ignored),
+ * asked at its in-addr.arpa or ip6.arpa name. */
+struct dns_query *dns_query_ptr(struct dns *, const struct sockaddr *addr,
+		    dns_cb *, void *arg);
 void		 dns_cancel(struct dns_query **);
 
 /* The loop the resolver runs on. */

@@ -359,6 +359,7 @@ test_cache_bounded(void **state)
  *   MX c.test     -> MX 10 mx.c.test, TTL 300
  *   A mx.c.test   -> 192.0.2.1, TTL 100
  *   AAAA mx.c.test -> NODATA, SOA TTL 600 MINIMUM 50 (negative TTL 50)
+ *   PTR 192.0.2.1 -> MX.c.test; PTR 2001:db8::1 -> v6.c.test
  *   MX silent.test -> no answer at all
  *   anything else -> NXDOMAIN, no SOA
  */
@@ -451,6 +452,14 @@ fakedns_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		static const uint8_t a[] = { 192, 0, 2, 1 };
 
 		rlen += put_rr(r + rlen, 1, 100, a, 4);
+		an = 1;
+	} else if (strcmp(name, "1.2.0.192.in-addr.arpa") == 0 &&
+	    qtype == 12) {
+		rlen += put_rr(r + rlen, 12, 100, rd, put_name(rd, "MX.c.test"));
+		an = 1;
+	} else if (strcmp(name, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+	    "0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa") == 0 && qtype == 12) {
+		rlen += put_rr(r + rlen, 12, 100, rd, put_name(rd, "v6.c.test"));
 		an = 1;
 	} else if (strcmp(name, "mx.c.test") == 0 && qtype == 28) {
 		/* mname, rname (pointers to the question), then serial,
@@ -700,6 +709,66 @@ test_cancel(void **state)
 	ev_loop_destroy(e.loop);
 }
 
+struct ptr_waiter {
+	struct ev_loop	*loop;
+	enum dns_status	 status;
+	char		 name[256];
+	size_t		 n;
+};
+
+static void
+on_ptr(const struct dns_answer *a, void *arg)
+{
+	struct ptr_waiter *w = arg;
+
+	w->status = a->status;
+	w->n = a->nptr;
+	if (a->nptr > 0)
+		str_lcpy(w->name, a->ptr[0], sizeof(w->name));
+	ev_break(w->loop, EVBREAK_ALL);
+}
+
+static void
+test_ptr(void **state)
+{
+	struct env e;
+	struct ptr_waiter w;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	(void)state;
+	env_start(&e);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.1", &sin.sin_addr);
+	memset(&w, 0, sizeof(w));
+	w.loop = e.loop;
+	(void)dns_query_ptr(e.dns, (struct sockaddr *)&sin, on_ptr, &w);
+	ev_run(e.loop, 0);
+	assert_int_equal(w.status, DNS_OK);
+	assert_int_equal(w.n, 1);
+	assert_string_equal(w.name, "mx.c.test");
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8::1", &sin6.sin6_addr);
+	memset(&w, 0, sizeof(w));
+	w.loop = e.loop;
+	(void)dns_query_ptr(e.dns, (struct sockaddr *)&sin6, on_ptr, &w);
+	ev_run(e.loop, 0);
+	assert_int_equal(w.status, DNS_OK);
+	assert_string_equal(w.name, "v6.c.test");
+
+	inet_pton(AF_INET, "192.0.2.2", &sin.sin_addr);
+	memset(&w, 0, sizeof(w));
+	w.loop = e.loop;
+	(void)dns_query_ptr(e.dns, (struct sockaddr *)&sin, on_ptr, &w);
+	ev_run(e.loop, 0);
+	assert_int_equal(w.status, DNS_NXDOMAIN);
+	assert_int_equal(w.n, 0);
+	env_stop(&e);
+}
+
 int
 main(void)
 {
@@ -715,6 +784,7 @@ main(void)
 		cmocka_unit_test(test_resolve_cache_clock),
 		cmocka_unit_test(test_resolve_literal_and_invalid),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_ptr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
