@@ -262,6 +262,14 @@ imap_view_flush(struct imap_session *s, bool allow_expunge)
 	if (allow_expunge && v->ngone > 0) {
 		size_t out = 0, g = 0;
 
+		/* The client must know a message before it hears it went:
+		 * one that came and went since the last EXISTS is announced
+		 * first. */
+		if (v->announced != v->n) {
+			buf_appendf(&b, "* %zu EXISTS\r\n", v->n);
+			v->announced = v->n;
+		}
+
 		/* One pass: each EXPUNGE names the sequence number the
 		 * message has after the ones reported before it. */
 		for (size_t i = 0; i < v->n; i++) {
@@ -272,10 +280,7 @@ imap_view_flush(struct imap_session *s, bool allow_expunge)
 			}
 			v->uids[out++] = v->uids[i];
 		}
-		if (v->announced > v->n - out)
-			v->announced -= v->n - out;
-		else
-			v->announced = 0;
+		v->announced = out;
 		v->n = out;
 		/* The recent entries of gone uids go too. */
 		size_t k = 0;

@@ -687,6 +687,24 @@ class MailboxEdges(MultiBase):
         res = self.ok(a.cmd("s2", "SELECT Moved2"))
         self.assertIn("* 1 EXISTS", res.untagged, str(res))
 
+    def test_message_that_came_and_went_is_announced_first(self):
+        # B appends a message and expunges it between two of A's
+        # commands: A hears EXISTS before the EXPUNGE (never an EXPUNGE
+        # of a sequence number it was not told of), and ends consistent.
+        a = self.filled(2)
+        b = self.raw(a.user)
+        self.ok(b.cmd("s", "SELECT INBOX"))
+        self.append(b, "INBOX", mk(3))
+        self.ok(b.cmd("d", "STORE 3 +FLAGS.SILENT (\\Deleted)"))
+        self.ok(b.cmd("x", "EXPUNGE"))
+        res = self.ok(a.cmd("n", "NOOP"))
+        lines = [u.upper() for u in res.untagged]
+        self.assertIn("* 3 EXISTS", lines, str(res))
+        self.assertIn("* 3 EXPUNGE", lines, str(res))
+        self.assertLess(lines.index("* 3 EXISTS"), lines.index("* 3 EXPUNGE"),
+                        str(res))
+        self.assertEqual(self.uids(a), a.uids)
+
 
 class IdleEdges(MultiBase):
 
