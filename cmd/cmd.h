@@ -16,6 +16,7 @@ int	cmd_import(int, char **);
 int	cmd_queue(int, char **);
 int	cmd_mx(int, char **);
 int	cmd_dkim(int, char **);
+int	cmd_diagnose(int, char **);
 
 /* Print the help of one command (or the overview when name is NULL) to
  * stdout. 0, or 2 when the command is unknown. */

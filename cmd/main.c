@@ -93,6 +93,26 @@ static const struct command {
 	  "and IPv4 alternate, IPv6 first). Exit 0; 1 on a null MX (RFC 7505),\n"
 	  "NXDOMAIN, no usable host or a temporary DNS failure (reported); 2 bad\n"
 	  "usage or config.\n" },
+	{ "diagnose", cmd_diagnose,
+	  "rmail diagnose [-c PATH] [--dns-server IP[:PORT]] [--public-ip IP]...\n"
+	  "               [--json] [--probe-domain D] [--timeout SECS]",
+	  "check the setup and say how to fix what is wrong",
+	  "Runs every check and prints one line each: PASS, INFO, SKIP, WARN or\n"
+	  "FAIL, the check, what it found, and under a WARN or FAIL the fix (the\n"
+	  "command to run, the record to publish). Local checks: config, users\n"
+	  "file, DKIM key files (present, mode 0600), data dir writable, disk\n"
+	  "and inodes free; the certificate (loads, matches its key, covers the\n"
+	  "hostname, not expired, 14 days' warning, chain complete, self-signed);\n"
+	  "each listener answers its greeting over loopback (TLS ports complete\n"
+	  "a handshake), naming the process that holds a port rmail should;\n"
+	  "the queue (deferred messages, oldest, recent failures). DNS checks:\n"
+	  "outbound port 25 (to the first MX of --probe-domain, default\n"
+	  "gmail.com), the hostname's A/AAAA and PTR, each domain's MX, SPF,\n"
+	  "DKIM, DMARC, and blocklists. The public addresses are --public-ip,\n"
+	  "else the interfaces' global ones; --dns-server picks the resolver;\n"
+	  "--timeout bounds each network check (default 5 s). --json prints a\n"
+	  "JSON array of {\"check\", \"status\", \"found\", \"fix\"}.\n"
+	  "Exit 0 when nothing FAILs, 1 otherwise, 2 bad usage.\n" },
 	{ "version", NULL, "rmail version", "print the version", "" },
 	{ "help", NULL, "rmail help [COMMAND]", "show help", "" },
 };
