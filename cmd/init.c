@@ -1,6 +1,10 @@
 /*
- * rmail init: write a config, users file, self-signed certificate and data
- * directory for a fresh install.
+ * rmail init: write a config, users file, self-signed certificate, DKIM
+ * key and data directory for a fresh install, then print (and save as
+ * DATA_DIR/dns-records.txt) every DNS record to publish.
+ *
+ * Without --domain/--hostname on a terminal (and no --non-interactive),
+ * it asks for what the flags would have given.
  *
  * Nothing is written until everything has been checked: the flags, the
  * config text (through conf_parse, so init never writes a config the
@@ -10,15 +14,18 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/common.h"
+#include "cmd/records.h"
 #include "config/certgen.h"
 #include "config/confgen.h"
 #include "config/config.h"
 #include "config/users.h"
 #include "core/fsio.h"
+#include "core/net.h"
 #include "core/util.h"
 #include "relay/dkim.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -34,6 +41,9 @@
 #define SERVICE_ACCOUNT		"rmail"
 #define MAX_PORT_BASE		(65535 - 993)	/* imaps is the highest */
 #define LISTEN_MAX		(INET6_ADDRSTRLEN + 2)	/* "[V6]" */
+#define MAX_PUBLIC_IPS		16
+#define MAX_ANSWER		4096	/* one interactive answer, bytes */
+#define PASSWORD_TRIES		3
 
 struct init_args {
 	const char	*c_arg;
@@ -43,9 +53,20 @@ struct init_args {
 	const char	*listen;
 	const char	*port_base;
 	const char	*admin;
+	const char	*cert;		/* --cert: an existing certificate chain */
+	const char	*key;		/* --key: its private key */
 	bool		 password_stdin;
 	bool		 non_interactive;
 	bool		 force;
+	/* --public-ip, repeatable (or comma-separated): replaces detection */
+	struct sockaddr_storage	 public_ips[MAX_PUBLIC_IPS];
+	size_t			 npublic;
+	bool			 public_given;
+	/* Interactive: the answers (a->domain etc. point into these) and
+	 * the password typed for the admin. */
+	char		*answers[8];
+	size_t		 nanswers;
+	char		*password;
 };
 
 /* Everything init will write, all paths absolute. */
@@ -65,6 +86,7 @@ struct init_plan {
 	char		 listen[2][LISTEN_MAX];
 	size_t		 nlisten;
 	bool		 keep_cert;	/* cert and key exist and no --force */
+	bool		 own_cert;	/* --cert/--key: used where they are */
 	char		*dkim_key;	/* the domain's RSA DKIM key */
 	/* It exists: kept even with --force, since replacing it breaks the
 	 * published DNS record (rmail dkim generate --force does that). */
@@ -76,9 +98,52 @@ struct init_plan {
 	gid_t		 account_gid;
 };
 
+/* --public-ip IP[,IP...]: cmd_parse_args keeps only the last value of an
+ * option, so the repeated ones are collected here. */
+static void
+collect_public_ips(int argc, char **argv, struct init_args *a)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		char *copy, *tok, *save;
+
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strncmp(argv[i], "--public-ip=", 12) == 0)
+			v = argv[i] + 12;
+		else if (strcmp(argv[i], "--public-ip") == 0 && i + 1 < argc)
+			v = argv[++i];
+		else
+			continue;
+		a->public_given = true;
+		copy = xstrdup(v);
+		for (tok = strtok_r(copy, ", ", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", ", &save)) {
+			if (a->npublic == MAX_PUBLIC_IPS)
+				cmd_usage_error("init", "--public-ip: at most %d "
+				    "addresses", MAX_PUBLIC_IPS);
+			if (net_parse_ip(tok, &a->public_ips[a->npublic]) == -1)
+				cmd_usage_error("init", "--public-ip '%s': not an "
+				    "IPv4 or IPv6 address", tok);
+			a->npublic++;
+		}
+		free(copy);
+	}
+}
+
+/* Interactive when on a terminal, not told otherwise, and a required
+ * flag is missing. */
+static bool
+want_interactive(const struct init_args *a)
+{
+	return !a->non_interactive && isatty(STDIN_FILENO) &&
+	    (a->domain == NULL || a->hostname == NULL);
+}
+
 static void
 parse_args(int argc, char **argv, struct init_args *a)
 {
+	const char *public_ip = NULL;
 	const struct cmd_opt opts[] = {
 		{ "-c", true, &a->c_arg, NULL },
 		{ "--domain", true, &a->domain, NULL },
@@ -87,6 +152,9 @@ parse_args(int argc, char **argv, struct init_args *a)
 		{ "--listen", true, &a->listen, NULL },
 		{ "--port-base", true, &a->port_base, NULL },
 		{ "--admin", true, &a->admin, NULL },
+		{ "--cert", true, &a->cert, NULL },
+		{ "--key", true, &a->key, NULL },
+		{ "--public-ip", true, &public_ip, NULL },
 		{ "--password-stdin", false, NULL, &a->password_stdin },
 		{ "--non-interactive", false, NULL, &a->non_interactive },
 		{ "--force", false, NULL, &a->force },
@@ -94,9 +162,13 @@ parse_args(int argc, char **argv, struct init_args *a)
 
 	memset(a, 0, sizeof(*a));
 	cmd_parse_args("init", argc, argv, opts, NELEM(opts), NULL, 0);
-	if (a->domain == NULL || a->hostname == NULL)
+	collect_public_ips(argc, argv, a);
+	if ((a->cert == NULL) != (a->key == NULL))
+		cmd_usage_error("init", "--cert and --key go together");
+	if ((a->domain == NULL || a->hostname == NULL) && !want_interactive(a))
 		cmd_usage_error("init", "--domain and --hostname are required "
-		    "(interactive setup is not available yet)");
+		    "(or run it on a terminal without --non-interactive to be "
+		    "asked)");
 	if (a->password_stdin && a->admin == NULL)
 		cmd_usage_error("init", "--password-stdin needs --admin");
 	if (a->admin != NULL && !a->password_stdin && a->non_interactive)
@@ -279,6 +351,19 @@ check_existing(struct init_plan *p, bool force)
 			exit(1);
 		}
 	}
+	if (p->own_cert) {
+		/* --cert/--key: used where they are, never replaced. */
+		const char *tls[] = { p->cert, p->key };
+
+		for (size_t i = 0; i < NELEM(tls); i++) {
+			if (access(tls[i], R_OK) == -1) {
+				fprintf(stderr, "rmail: cannot read %s: %s\n", tls[i],
+				    strerror(errno));
+				exit(1);
+			}
+		}
+		return;
+	}
 	/* A certificate someone installed is kept unless forced. */
 	if (!force && cert && key)
 		p->keep_cert = true;
@@ -317,8 +402,14 @@ plan(const struct init_args *a, struct init_plan *p)
 	p->config_dir = dir_of(p->config);
 	p->users_file = xasprintf("%s/users.json", p->config_dir);
 	p->tls_dir = xasprintf("%s/tls", p->config_dir);
-	p->cert = xasprintf("%s/fullchain.pem", p->tls_dir);
-	p->key = xasprintf("%s/privkey.pem", p->tls_dir);
+	if (a->cert != NULL) {
+		p->cert = abs_path(a->cert);
+		p->key = abs_path(a->key);
+		p->own_cert = p->keep_cert = true;
+	} else {
+		p->cert = xasprintf("%s/fullchain.pem", p->tls_dir);
+		p->key = xasprintf("%s/privkey.pem", p->tls_dir);
+	}
 	p->data_dir = abs_path(a->data_dir != NULL ? a->data_dir : DEFAULT_DATA_DIR);
 	plan_account(p);
 }
@@ -424,7 +515,8 @@ write_all(const struct init_plan *p, const char *text, const struct users *users
 
 	make_dir(p->config_dir, 0755, (uid_t)-1, (gid_t)-1);
 	/* TLS: root's, readable by the account's group. Data: the account's. */
-	make_dir(p->tls_dir, 0750, (uid_t)-1, p->account_gid);
+	if (!p->own_cert)
+		make_dir(p->tls_dir, 0750, (uid_t)-1, p->account_gid);
 	make_dir(p->data_dir, 0750, p->account_uid, p->account_gid);
 	for (size_t i = 0; i < NELEM(sub); i++) {
 		char *d = xasprintf("%s/%s", p->data_dir, sub[i]);
@@ -470,33 +562,55 @@ write_all(const struct init_plan *p, const char *text, const struct users *users
 	}
 }
 
-/* The DKIM TXT record to publish (rmail dkim show prints it again). */
+/*
+ * The DNS records: for the addresses given with --public-ip, else those
+ * found on the interfaces. Printed, and saved where diagnose and the
+ * admin find them again; a failure to save is reported, not fatal (the
+ * rest is written by then and the records are on the screen).
+ */
 static void
-summary_dkim(const struct init_plan *p, const struct conf *conf)
+summary_records(const struct init_plan *p, const struct init_args *a,
+    const struct conf *conf)
 {
-	struct dkim_key *key;
-	char err[1024], *line = NULL;
+	struct sockaddr_storage found[MAX_PUBLIC_IPS];
+	const struct sockaddr_storage *ips = a->public_ips;
+	size_t n = a->npublic;
+	char *text, *path;
 
-	if ((key = dkim_key_load(p->dkim_key, err, sizeof(err))) != NULL)
-		line = dkim_zone_line(key, p->domain, conf->dkim_selector);
-	if (line == NULL)
-		printf("  DKIM: cannot read the key back (%s); see 'rmail dkim "
-		    "show'\n", key == NULL ? err : "no record");
-	else
-		printf("  DNS: the DKIM record (TXT) of %s:\n    %s\n",
-		    p->domain, line);
-	free(line);
-	dkim_key_free(&key);
+	if (!a->public_given) {
+		ssize_t r = net_public_addrs(found, NELEM(found));
+
+		if (r == -1) {
+			fprintf(stderr, "rmail: cannot list the network interfaces "
+			    "(%s); give the addresses with --public-ip\n",
+			    strerror(errno));
+			r = 0;
+		}
+		ips = found;
+		n = (size_t)r;
+	}
+	text = records_zone(conf, ips, n);
+	path = xasprintf("%s/%s", p->data_dir, RECORDS_FILE);
+	if (fsio_write_atomic(path, text, strlen(text), 0644) == -1)
+		fprintf(stderr, "rmail: cannot write %s: %s\n", path,
+		    strerror(errno));
+	printf("\nDNS records to publish (saved in %s):\n\n%s", path, text);
+	free(path);
+	free(text);
 }
 
 static void
-summary(const struct init_plan *p, const struct conf *conf)
+summary(const struct init_plan *p, const struct init_args *a,
+    const struct conf *conf)
 {
 	printf("rmail: initialized %s (host %s)\n\nwrote:\n", p->domain, p->hostname);
 	printf("  %-40s config\n", p->config);
 	printf("  %-40s users (%s)\n", p->users_file,
 	    p->admin != NULL ? p->admin : "none yet");
-	if (p->keep_cert)
+	if (p->own_cert)
+		printf("  %-40s used: the certificate given (and %s)\n", p->cert,
+		    p->key);
+	else if (p->keep_cert)
 		printf("  %-40s kept: the certificate already there\n", p->cert);
 	else {
 		printf("  %-40s self-signed certificate for %s\n", p->cert, p->hostname);
@@ -538,8 +652,215 @@ summary(const struct init_plan *p, const struct conf *conf)
 		printf("  the certificate is self-signed: have clients trust %s,\n"
 		    "    or replace it and %s with real ones and send SIGHUP\n",
 		    p->cert, p->key);
-	printf("  DNS: an MX record for %s pointing at %s\n", p->domain, p->hostname);
-	summary_dkim(p, conf);
+	summary_records(p, a, conf);
+}
+
+/* ---- interactive setup ---- */
+
+/*
+ * Ask question on the terminal, offering def (NULL: none), and return the
+ * answer without surrounding blanks, or a copy of def when it is empty.
+ * Read a byte at a time from fd 0 so nothing typed ahead is swallowed by
+ * a buffer (the password prompt reads the terminal itself). End of input
+ * cancels init.
+ */
+static char *
+ask(const char *question, const char *def)
+{
+	char buf[MAX_ANSWER];
+	size_t n = 0, start = 0;
+	char c;
+
+	if (def != NULL && *def != '\0')
+		printf("%s [%s]: ", question, def);
+	else
+		printf("%s: ", question);
+	fflush(stdout);
+	for (;;) {
+		ssize_t r = read(STDIN_FILENO, &c, 1);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			fprintf(stderr, "\nrmail: init cancelled, nothing written\n");
+			exit(1);
+		}
+		if (c == '\n' || c == '\r')
+			break;
+		if (n + 1 < sizeof(buf))
+			buf[n++] = c;
+	}
+	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	while (start < n && (buf[start] == ' ' || buf[start] == '\t'))
+		start++;
+	if (start == n)
+		return xstrdup(def != NULL ? def : "");
+	return xstrndup(buf + start, n - start);
+}
+
+/* An answer init keeps: freed with the args. */
+static const char *
+keep(struct init_args *a, char *answer)
+{
+	assert(a->nanswers < NELEM(a->answers));
+	a->answers[a->nanswers++] = answer;
+	return answer;
+}
+
+/* Ask until the answer is a valid DNS name (lower-cased). */
+static const char *
+ask_name(struct init_args *a, const char *question, const char *def)
+{
+	for (;;) {
+		char *v = ask(question, def);
+		size_t n = strlen(v);
+
+		if (n > 0 && v[n - 1] == '.')
+			v[n - 1] = '\0';
+		ascii_lower(v);
+		if (conf_valid_hostname(v) && strchr(v, '.') != NULL)
+			return keep(a, v);
+		printf("  '%s' is not a domain name like example.com\n", v);
+		free(v);
+	}
+}
+
+static const char *
+ask_admin(struct init_args *a, const char *domain)
+{
+	char *def = xasprintf("admin@%s", domain);
+
+	for (;;) {
+		char *v = ask("Admin address (postmaster@ and abuse@ go to it)", def);
+		const char *d;
+
+		ascii_lower(v);
+		if (conf_valid_address(v) && (d = cmd_addr_domain(v)) != NULL &&
+		    strcmp(d, domain) == 0) {
+			free(def);
+			return keep(a, v);
+		}
+		printf("  '%s' is not an address in %s (USER@%s)\n", v, domain,
+		    domain);
+		free(v);
+	}
+}
+
+/* Ask until both entries match (the common helper turns echo off and
+ * restores the terminal, signals included). */
+static char *
+ask_password(const char *admin)
+{
+	for (int i = 0; i < PASSWORD_TRIES; i++) {
+		char *pw = cmd_read_password(false, admin);
+
+		if (pw != NULL)
+			return pw;
+		if (i + 1 < PASSWORD_TRIES)
+			printf("  again:\n");
+	}
+	fprintf(stderr, "rmail: no password set, nothing written\n");
+	exit(1);
+}
+
+static bool
+readable(const char *path)
+{
+	struct stat st;
+
+	return access(path, R_OK) == 0 && stat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode);
+}
+
+/* An existing certificate (certbot's when there is one) or self-signed. */
+static void
+ask_cert(struct init_args *a, const char *host)
+{
+	char *le = xasprintf("/etc/letsencrypt/live/%s/fullchain.pem", host);
+	const char *def = readable(le) ? le : "self-signed";
+
+	for (;;) {
+		char *v = ask("TLS certificate chain (a fullchain.pem path, or "
+		    "self-signed)", def);
+
+		if (strcmp(v, "self-signed") == 0 || strcmp(v, "none") == 0) {
+			free(v);
+			break;
+		}
+		if (readable(v)) {
+			a->cert = keep(a, v);
+			break;
+		}
+		printf("  cannot read the file %s\n", v);
+		free(v);
+	}
+	free(le);
+	if (a->cert == NULL)
+		return;
+	for (;;) {
+		const char *slash = strrchr(a->cert, '/');
+		char *def_key = slash == NULL ? xstrdup("privkey.pem") :
+		    xasprintf("%.*s/privkey.pem", (int)(slash - a->cert), a->cert);
+		char *v = ask("Its private key", def_key);
+
+		free(def_key);
+		if (readable(v)) {
+			a->key = keep(a, v);
+			return;
+		}
+		printf("  cannot read the file %s\n", v);
+		free(v);
+	}
+}
+
+/*
+ * Ask for whatever the flags did not give. The config and users file are
+ * checked first, so nobody answers questions for an init that would then
+ * refuse to overwrite.
+ */
+static void
+interact(struct init_args *a)
+{
+	char *config = abs_path(conf_default_path(a->c_arg));
+	char *dir = dir_of(config);
+	char *users = xasprintf("%s/users.json", dir);
+	char *def;
+
+	if (!a->force && (exists(config) || exists(users))) {
+		fprintf(stderr, "rmail: %s already exists; use --force to "
+		    "overwrite it\n", exists(config) ? config : users);
+		exit(1);
+	}
+	printf("rmail init: setting up %s (Enter takes the [default])\n\n",
+	    config);
+	free(users);
+	free(dir);
+	free(config);
+	if (a->domain == NULL)
+		a->domain = ask_name(a, "Mail domain (the part after @)", NULL);
+	def = xasprintf("mail.%s", a->domain);
+	if (a->hostname == NULL)
+		a->hostname = ask_name(a, "Hostname of this server (its MX)", def);
+	free(def);
+	if (a->admin == NULL)
+		a->admin = ask_admin(a, a->domain);
+	if (!a->password_stdin)
+		a->password = ask_password(a->admin);
+	if (a->data_dir == NULL)
+		a->data_dir = keep(a, ask("Data directory (mail, queue, DKIM "
+		    "keys)", DEFAULT_DATA_DIR));
+	if (a->cert == NULL)
+		ask_cert(a, a->hostname);
+	printf("\n");
+}
+
+static void
+args_free(struct init_args *a)
+{
+	for (size_t i = 0; i < a->nanswers; i++)
+		free(a->answers[i]);
+	cmd_free_password(&a->password);
 }
 
 int
@@ -552,6 +873,8 @@ cmd_init(int argc, char **argv)
 	char *text, *pw, err[512];
 
 	parse_args(argc, argv, &a);
+	if (want_interactive(&a))
+		interact(&a);
 	plan(&a, &p);
 	text = build_config(&p, &conf);
 	plan_dkim(&p, conf);
@@ -559,7 +882,11 @@ cmd_init(int argc, char **argv)
 
 	users = users_new_empty();
 	if (p.admin != NULL) {
-		if ((pw = cmd_read_password(a.password_stdin, p.admin)) == NULL)
+		if (a.password != NULL) {
+			pw = a.password;
+			a.password = NULL;
+		} else if ((pw = cmd_read_password(a.password_stdin,
+		    p.admin)) == NULL)
 			return 1;
 		if (users_set(users, p.admin, pw, USERS_DEFAULT_ITERATIONS, err,
 		    sizeof(err)) == -1) {
@@ -569,11 +896,12 @@ cmd_init(int argc, char **argv)
 		cmd_free_password(&pw);
 	}
 	write_all(&p, text, users);
-	summary(&p, conf);
+	summary(&p, &a, conf);
 
 	users_free(&users);
 	conf_free(&conf);
 	free(text);
 	plan_free(&p);
+	args_free(&a);
 	return 0;
 }

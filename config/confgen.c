@@ -75,9 +75,15 @@ aliases_object(const struct confgen_opts *o)
 		return aliases;
 	for (size_t i = 0; i < NELEM(roles); i++) {
 		char *from = xasprintf("%s@%s", roles[i], o->domain);
-		json_t *to = json_array();
+		json_t *to;
 
-		if (to == NULL)
+		/* The admin is postmaster@ itself: a mailbox, not an alias
+		 * to itself. */
+		if (ascii_casecmp(from, o->admin) == 0) {
+			free(from);
+			continue;
+		}
+		if ((to = json_array()) == NULL)
 			abort();
 		append(to, json_string(o->admin));
 		set(aliases, from, to);

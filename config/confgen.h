@@ -27,7 +27,9 @@ struct confgen_opts {
 	const char	*listen[CONFGEN_MAX_LISTEN];
 	size_t		 nlisten;
 	unsigned	 port_base;	/* 0: the standard ports */
-	const char	*admin;		/* postmaster@ and abuse@ point here; may be NULL */
+	/* postmaster@ and abuse@ DOMAIN point here (RFC 2142), except the
+	 * one that is the admin's own address; may be NULL: no aliases. */
+	const char	*admin;
 };
 
 /*
