@@ -37,8 +37,8 @@ import unittest
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
-QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16,
-          "AAAA": 28}
+QTYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15,
+          "TXT": 16, "AAAA": 28}
 
 
 class DnsServerError(AssertionError):
@@ -76,6 +76,20 @@ def _free_port(v6=False):
     raise DnsServerError("no free port for the DNS server")
 
 
+def _arpa(addr):
+    """The reverse name of an IPv4/IPv6 address; names pass through."""
+    try:
+        return ".".join(reversed(addr.split("."))) + ".in-addr.arpa" \
+            if socket.inet_pton(socket.AF_INET, addr) else addr
+    except OSError:
+        pass
+    try:
+        b = socket.inet_pton(socket.AF_INET6, addr).hex()
+        return ".".join(reversed(b)) + ".ip6.arpa"
+    except OSError:
+        return addr
+
+
 def build_query(name, qtype, qid=None):
     qid = random.randint(0, 0xffff) if qid is None else qid
     q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
@@ -88,14 +102,20 @@ def build_query(name, qtype, qid=None):
 
 class DnsServer:
     def __init__(self, mx=(), hosts=None, cname=None, txt=None, null_mx=(),
-                 local=("test",), ttl=0, ipv6=False):
+                 local=("test",), ttl=0, ipv6=False, ptr=None,
+                 a_noptr=None, txt_raw=False):
         """mx: (domain, host, preference) triples; hosts: name -> list of
         IPv4/IPv6 addresses; cname: alias -> target (a name dnsmasq knows);
         txt: name -> list of strings; null_mx: domains with the RFC 7505
         record (MX 0 "."); local: domains dnsmasq is authoritative for
         (NXDOMAIN for unknown names); ttl: of host records (dnsmasq's
         default 0 keeps resolvers from caching); ipv6: listen on ::1
-        too (server6 then gives "[::1]:PORT")."""
+        too (server6 then gives "[::1]:PORT"); ptr: IPv4 address (or
+        in-addr.arpa/ip6.arpa name) -> host name of its PTR record;
+        a_noptr: name -> IPv4 addresses served as A records without the
+        PTR records --host-record adds; txt_raw: pass the TXT strings to
+        dnsmasq without quotes, which it would keep (strings then must
+        not hold commas, dnsmasq's separator)."""
         self.mx = list(mx)
         self.hosts = dict(hosts or {})
         self.cname = dict(cname or {})
@@ -104,6 +124,9 @@ class DnsServer:
         self.local = list(local)
         self.ttl = ttl
         self.ipv6 = ipv6
+        self.ptr = dict(ptr or {})
+        self.a_noptr = dict(a_noptr or {})
+        self.txt_raw = txt_raw
         self.port = None
         self.proc = None
         self.dir = None
@@ -145,8 +168,19 @@ class DnsServer:
         for alias, target in self.cname.items():
             a.append("--cname=%s,%s" % (alias, target))
         for name, strings in self.txt.items():
-            a.append("--txt-record=%s,%s" % (
-                name, ",".join('"%s"' % s for s in strings)))
+            if self.txt_raw:
+                assert not any("," in s for s in strings), strings
+                a.append("--txt-record=%s,%s" % (name, ",".join(strings)))
+            else:
+                a.append("--txt-record=%s,%s" % (
+                    name, ",".join('"%s"' % s for s in strings)))
+        for addr, host in self.ptr.items():
+            a.append("--ptr-record=%s,%s" % (_arpa(addr), host))
+        for name, addrs in self.a_noptr.items():
+            for addr in addrs:
+                # Raw RDATA (type 1): four bytes in hex.
+                a.append("--dns-rr=%s,1,%s" % (
+                    name, socket.inet_aton(addr).hex()))
         return a
 
     def start(self, timeout=5.0):
