@@ -21,12 +21,18 @@ static const struct command {
 	  "and users; SIGTERM or SIGINT stops gracefully.\n" },
 	{ "init", cmd_init,
 	  "rmail init [-c PATH] --domain D --hostname H [--data-dir DIR] [--listen ADDR]\n"
-	  "           [--port-base N] [--admin USER@D --password-stdin] [--non-interactive] [--force]",
-	  "create a config, users file, certificate and data directory",
+	  "           [--port-base N] [--admin USER@D --password-stdin] [--public-ip IP]...\n"
+	  "           [--cert PEM --key PEM] [--non-interactive] [--force]",
+	  "create a config, users file, certificate, DKIM key and data directory",
 	  "Writes the config (default /etc/rmail/rmail.json), the users file, a\n"
-	  "self-signed certificate for the hostname and the data directory layout.\n"
-	  "--listen ADDR binds every service on ADDR; --port-base N puts them at\n"
-	  "N+25, N+587, N+465, N+143 and N+993. Refuses to overwrite without --force.\n" },
+	  "self-signed certificate for the hostname (or uses --cert/--key), a DKIM\n"
+	  "key and the data directory layout, then prints the DNS records to\n"
+	  "publish (also saved as DATA/dns-records.txt) and the next steps.\n"
+	  "On a terminal without --domain/--hostname it asks for what it needs.\n"
+	  "--public-ip IP (repeatable) replaces the addresses found on the\n"
+	  "interfaces in the A/AAAA, SPF and PTR records. --listen ADDR binds every\n"
+	  "service on ADDR; --port-base N puts them at N+25, N+587, N+465, N+143\n"
+	  "and N+993. Refuses to overwrite without --force.\n" },
 	{ "check-config", cmd_check_config, "rmail check-config [-c PATH]",
 	  "validate the config and users file",
 	  "Loads and validates the config and the users file; prints each error\n"
