@@ -12,11 +12,9 @@
 #include "cmd/diagnose.h"
 #include "config/config.h"
 #include "config/users.h"
+#include "core/net.h"
 #include "core/util.h"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,83 +149,6 @@ diag_print_text(const struct diag *d)
 	}
 }
 
-/* A global unicast address: not loopback, link-local, RFC 1918, RFC 6598
- * shared, ULA (RFC 4193), unspecified or multicast. */
-static bool
-diag_is_public(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-
-		return !((a >> 24) == 0 || (a >> 24) == 127 || (a >> 24) == 10 ||
-		    (a >> 16) == 0xa9fe || (a >> 20) == 0xac1 ||
-		    (a >> 16) == 0xc0a8 || (a >> 22) == (100u << 2 | 1) ||
-		    (a >> 28) >= 0xe);
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		return !(IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
-		    IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_SITELOCAL(a) ||
-		    IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_V4MAPPED(a) ||
-		    (a->s6_addr[0] & 0xfe) == 0xfc);
-	}
-	return false;
-}
-
-/* Parse an IPv4 or IPv6 literal into ss (port 0). 0, or -1. */
-static int
-diag_parse_ip(const char *s, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
-/* The interfaces' global addresses, at most max, no duplicates. */
-static size_t
-diag_iface_ips(struct sockaddr_storage *out, size_t max)
-{
-	struct ifaddrs *ifs, *ifa;
-	size_t n = 0;
-
-	if (getifaddrs(&ifs) != 0)
-		return 0;
-	for (ifa = ifs; ifa != NULL && n < max; ifa = ifa->ifa_next) {
-		size_t len;
-		bool dup = false;
-
-		if (ifa->ifa_addr == NULL || !diag_is_public(ifa->ifa_addr))
-			continue;
-		len = ifa->ifa_addr->sa_family == AF_INET ?
-		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-		for (size_t i = 0; i < n; i++)
-			if (memcmp(&out[i], ifa->ifa_addr, len) == 0)
-				dup = true;
-		if (dup)
-			continue;
-		memset(&out[n], 0, sizeof(out[n]));
-		memcpy(&out[n], ifa->ifa_addr, len);
-		if (out[n].ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&out[n])->sin6_port = 0;
-		else
-			((struct sockaddr_in *)&out[n])->sin_port = 0;
-		n++;
-	}
-	freeifaddrs(ifs);
-	return n;
-}
-
 /*
  * "--name value" or "--name=value" at argv[*i] for option name: the
  * value (advancing *i past it), or NULL when argv[*i] is another option.
@@ -288,7 +209,7 @@ cmd_diagnose(int argc, char **argv)
 			if (nips == DIAG_PUBLIC_MAX)
 				cmd_usage_error("diagnose", "more than %d "
 				    "--public-ip", DIAG_PUBLIC_MAX);
-			if (diag_parse_ip(v, &ips[nips]) != 0)
+			if (net_parse_ip(v, &ips[nips]) != 0)
 				cmd_usage_error("diagnose", "--public-ip: '%s' "
 				    "is not an IPv4 or IPv6 address", v);
 			nips++;
@@ -311,7 +232,9 @@ cmd_diagnose(int argc, char **argv)
 		    "then run rmail check-config", "%s", uerr);
 
 	if (nips == 0) {
-		nips = diag_iface_ips(ips, DIAG_PUBLIC_MAX);
+		ssize_t found = net_public_addrs(ips, DIAG_PUBLIC_MAX);
+
+		nips = found > 0 ? (size_t)found : 0;
 		if (nips == 0)
 			diag_add(&d, "public_ip", DIAG_INFO, NULL, "no public "
 			    "address on the interfaces; pass --public-ip");
