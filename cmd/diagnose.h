@@ -10,8 +10,9 @@
  *   diagnose_local.c  1 config, users, DKIM key files, data dir, disk;
  *                     2 TLS certificate; 3 listeners; 8 queue
  *   diagnose_dns.c    4 outbound port 25; 5 hostname A/AAAA, PTR, FCrDNS;
- *                     6 per domain MX, SPF, DKIM, DMARC, TLS-RPT, MTA-STS;
- *                     7 DNS blocklists
+ *                     7 DNS blocklists (and the loop checks 4 to 7 run on)
+ *   diagnose_domain.c 6 per domain MX, SPF, DKIM, DMARC, TLS-RPT, MTA-STS
+ *                     (with diagnose_dns.c's lookups: diagnose_dns.h)
  */
 #ifndef RMAIL_CMD_DIAGNOSE_H
 #define RMAIL_CMD_DIAGNOSE_H

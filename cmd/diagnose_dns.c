@@ -1,7 +1,8 @@
 /*
  * diagnose_dns: checks 4 to 7 of `rmail diagnose` (cmd/diagnose.h):
  * outbound port 25, the hostname's A/AAAA, PTR and FCrDNS, each domain's
- * MX, SPF, DKIM, DMARC, TLS-RPT and MTA-STS, and the DNS blocklists.
+ * MX, SPF, DKIM, DMARC, TLS-RPT and MTA-STS (check 6, in
+ * diagnose_domain.c), and the DNS blocklists.
  *
  * The checks run one after another on a loop of their own: each lookup
  * starts a query and runs the loop until its callback has copied the
@@ -11,12 +12,11 @@
  * stream of timeouts.
  */
 #include "cmd/diagnose.h"
+#include "cmd/diagnose_dns.h"
 #include "config/config.h"
 #include "core/util.h"
-#include "relay/dkim.h"
 #include "relay/dns.h"
 #include "relay/mx.h"
-#include "relay/spf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,33 +38,13 @@ static const char *const dd_dnsbls[] = {
 	"b.barracudacentral.org",
 };
 
-/* What one lookup gave, copied out of the callback. */
-struct dd_ans {
-	enum dns_status		 status;
-	char			 error[128];
-	char			**strs;		/* TXT, MX exchanges, PTR names */
-	uint16_t		*prefs;		/* MX preferences */
-	size_t			 nstrs;
-	struct sockaddr_storage	*addrs;
-	size_t			 naddrs;
-};
-
-struct dd {
-	struct diag		*d;
-	const struct diag_ctx	*ctx;
-	const struct conf	*conf;
-	struct ev_loop		*loop;
-	struct dns		*dns;
-	const char		*host;		/* conf->hostname */
-};
-
 struct dd_wait {
 	struct dd_ans	*ans;
 	bool		 done;
 };
 
-static void
-dd_ans_clear(struct dd_ans *a)
+void
+diag_dd_ans_clear(struct dd_ans *a)
 {
 	for (size_t i = 0; i < a->nstrs; i++)
 		free(a->strs[i]);
@@ -106,11 +86,9 @@ dd_on_answer(const struct dns_answer *a, void *arg)
 	}
 }
 
-enum dd_type { DD_A, DD_AAAA, DD_MX, DD_TXT, DD_PTR };
-
 /* One lookup, waited for. name is the address for DD_PTR. */
-static void
-dd_lookup(struct dd *dd, enum dd_type type, const void *name,
+void
+diag_dd_lookup(struct dd *dd, enum dd_type type, const void *name,
     struct dd_ans *ans_r)
 {
 	struct dd_wait w = { ans_r, false };
@@ -136,8 +114,8 @@ dd_lookup(struct dd *dd, enum dd_type type, const void *name,
 		ev_run(dd->loop, EVRUN_ONCE);
 }
 
-static const char *
-dd_ntop(const struct sockaddr_storage *ss, char *buf, size_t len)
+const char *
+diag_dd_ntop(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	const void *p = ss->ss_family == AF_INET ?
 	    (const void *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr :
@@ -162,8 +140,8 @@ dd_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 	    sin6_addr, sizeof(struct in6_addr)) == 0;
 }
 
-static bool
-dd_same_name(const char *a, const char *b)
+bool
+diag_dd_same_name(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 
@@ -185,7 +163,7 @@ dd_addrs(struct dd *dd, const char *name, struct dd_ans *all_r,
 
 	memset(all_r, 0, sizeof(*all_r));
 	for (int i = 0; i < 2; i++) {
-		dd_lookup(dd, i == 0 ? DD_A : DD_AAAA, name, &a);
+		diag_dd_lookup(dd, i == 0 ? DD_A : DD_AAAA, name, &a);
 		if (a.status == DNS_TEMPFAIL || a.status == DNS_CANCELLED) {
 			err_printf(err, errlen, "%s %s: %s", i == 0 ? "A" :
 			    "AAAA", name, a.error);
@@ -198,7 +176,7 @@ dd_addrs(struct dd *dd, const char *name, struct dd_ans *all_r,
 			    a.naddrs * sizeof(*a.addrs));
 			all_r->naddrs += a.naddrs;
 		}
-		dd_ans_clear(&a);
+		diag_dd_ans_clear(&a);
 	}
 	all_r->status = all_r->naddrs > 0 ? DNS_OK : DNS_NODATA;
 	return rc;
@@ -238,7 +216,7 @@ dd_smtp_probe(const struct sockaddr_storage *ss, unsigned port,
 		((struct sockaddr_in *)&to)->sin_port = htons((uint16_t)port);
 	else
 		((struct sockaddr_in6 *)&to)->sin6_port = htons((uint16_t)port);
-	dd_ntop(ss, ip, sizeof(ip));
+	diag_dd_ntop(ss, ip, sizeof(ip));
 	if ((fd = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1) {
 		err_printf(err, errlen, "socket: %s", strerror(errno));
@@ -356,7 +334,7 @@ dd_check_host(struct dd *dd, const struct dd_ans *haddrs)
 		const char *rr = pub->ss_family == AF_INET ? "A" : "AAAA";
 		bool found = false;
 
-		dd_ntop(pub, ip, sizeof(ip));
+		diag_dd_ntop(pub, ip, sizeof(ip));
 		for (size_t j = 0; j < haddrs->naddrs && !found; j++)
 			found = dd_same_ip(pub, &haddrs->addrs[j]);
 		if (found) {
@@ -379,7 +357,7 @@ dd_check_host(struct dd *dd, const struct dd_ans *haddrs)
 			ours = dd_same_ip(&ctx->public_ips[i], &haddrs->addrs[j]);
 		if (ours)
 			continue;
-		dd_ntop(&haddrs->addrs[j], ip, sizeof(ip));
+		diag_dd_ntop(&haddrs->addrs[j], ip, sizeof(ip));
 		fix = xasprintf("remove %s. IN %s %s, or pass it with "
 		    "--public-ip if it is this server's", dd->host,
 		    haddrs->addrs[j].ss_family == AF_INET ? "A" : "AAAA", ip);
@@ -396,10 +374,10 @@ dd_check_host(struct dd *dd, const struct dd_ans *haddrs)
 		bool names_host = false, confirmed = false;
 		const char *confirmed_name = NULL;
 
-		dd_ntop(pub, ip, sizeof(ip));
+		diag_dd_ntop(pub, ip, sizeof(ip));
 		fix = xasprintf("ask your VPS provider to set the reverse DNS "
 		    "(PTR) of %s to %s", ip, dd->host);
-		dd_lookup(dd, DD_PTR, pub, &ptr);
+		diag_dd_lookup(dd, DD_PTR, pub, &ptr);
 		if (ptr.status == DNS_TEMPFAIL || ptr.status == DNS_CANCELLED) {
 			diag_add(dd->d, "dns.ptr", DIAG_SKIP, NULL, "PTR of %s: "
 			    "%s", ip, ptr.error);
@@ -413,7 +391,7 @@ dd_check_host(struct dd *dd, const struct dd_ans *haddrs)
 		for (size_t j = 0; j < ptr.nstrs; j++) {
 			struct dd_ans fwd;
 
-			if (dd_same_name(ptr.strs[j], dd->host))
+			if (diag_dd_same_name(ptr.strs[j], dd->host))
 				names_host = true;
 			if (confirmed)
 				continue;
@@ -421,14 +399,14 @@ dd_check_host(struct dd *dd, const struct dd_ans *haddrs)
 			    sizeof(err)) == -1 && fwd.naddrs == 0) {
 				diag_add(dd->d, "dns.fcrdns", DIAG_SKIP, NULL,
 				    "%s", err);
-				dd_ans_clear(&fwd);
+				diag_dd_ans_clear(&fwd);
 				goto next;
 			}
 			for (size_t k = 0; k < fwd.naddrs && !confirmed; k++)
 				confirmed = dd_same_ip(pub, &fwd.addrs[k]);
 			if (confirmed)
 				confirmed_name = ptr.strs[j];
-			dd_ans_clear(&fwd);
+			diag_dd_ans_clear(&fwd);
 		}
 		if (names_host)
 			diag_add(dd->d, "dns.ptr", DIAG_PASS, NULL, "PTR of %s "
@@ -455,355 +433,9 @@ dd_check_host(struct dd *dd, const struct dd_ans *haddrs)
 			free(ffix);
 		}
 next:
-		dd_ans_clear(&ptr);
+		diag_dd_ans_clear(&ptr);
 		free(fix);
 	}
-}
-
-/* Check 6: each domain. */
-
-static void
-dd_check_mx(struct dd *dd, const char *dom)
-{
-	struct dd_ans a;
-	char *fix = xasprintf("%s. IN MX 10 %s.", dom, dd->host);
-	bool ok = false;
-
-	dd_lookup(dd, DD_MX, dom, &a);
-	if (a.status == DNS_TEMPFAIL || a.status == DNS_CANCELLED)
-		diag_add(dd->d, "dns.mx", DIAG_SKIP, NULL, "MX %s: %s", dom,
-		    a.error);
-	else if (a.status != DNS_OK)
-		diag_add(dd->d, "dns.mx", DIAG_FAIL, fix, "%s has no MX record "
-		    "(%s)", dom, a.error);
-	else {
-		for (size_t i = 0; i < a.nstrs && !ok; i++)
-			ok = dd_same_name(a.strs[i], dd->host);
-		if (ok)
-			diag_add(dd->d, "dns.mx", DIAG_PASS, NULL, "MX of %s: %s",
-			    dom, dd->host);
-		else
-			diag_add(dd->d, "dns.mx", DIAG_FAIL, fix, "MX of %s is "
-			    "%s%s, not %s", dom, a.strs[0][0] != '\0' ?
-			    a.strs[0] : ". (null MX)", a.nstrs > 1 ? " (and "
-			    "others)" : "", dd->host);
-	}
-	dd_ans_clear(&a);
-	free(fix);
-}
-
-static void
-dd_spf_lookup(void *arg, const char *name, enum spf_rr rr,
-    struct spf_answer *ans_r)
-{
-	static const enum dd_type types[] = { DD_TXT, DD_A, DD_AAAA, DD_MX };
-	struct dd_ans a;
-
-	dd_lookup(arg, types[rr], name, &a);
-	ans_r->status = a.status;
-	ans_r->strs = a.strs;
-	ans_r->nstrs = a.nstrs;
-	ans_r->addrs = a.addrs;
-	ans_r->naddrs = a.naddrs;
-	free(a.prefs);
-}
-
-static void
-dd_check_spf(struct dd *dd, const char *dom)
-{
-	const struct diag_ctx *ctx = dd->ctx;
-	struct dd_ans a;
-	char *fix = xasprintf("%s. IN TXT \"v=spf1 mx -all\"", dom);
-	const char *rec = NULL;
-	size_t n = 0;
-
-	dd_lookup(dd, DD_TXT, dom, &a);
-	if (a.status == DNS_TEMPFAIL || a.status == DNS_CANCELLED) {
-		diag_add(dd->d, "dns.spf", DIAG_SKIP, NULL, "TXT %s: %s", dom,
-		    a.error);
-		goto out;
-	}
-	for (size_t i = 0; i < a.nstrs; i++)
-		if (ascii_ncasecmp(a.strs[i], "v=spf1", 6) == 0 &&
-		    (a.strs[i][6] == '\0' || a.strs[i][6] == ' ')) {
-			rec = a.strs[i];
-			n++;
-		}
-	if (n == 0) {
-		diag_add(dd->d, "dns.spf", DIAG_FAIL, fix, "%s has no SPF record",
-		    dom);
-		goto out;
-	}
-	if (n > 1) {
-		char *mfix = xasprintf("keep one SPF record, merging the "
-		    "others into it, e.g. %s", fix);
-
-		diag_add(dd->d, "dns.spf", DIAG_FAIL, mfix, "%s has %zu SPF "
-		    "records (RFC 7208 4.5: receivers then fail every message)",
-		    dom, n);
-		free(mfix);
-		goto out;
-	}
-	if (ctx->npublic == 0) {
-		diag_add(dd->d, "dns.spf", DIAG_PASS, NULL, "SPF of %s: \"%s\" "
-		    "(no public address to evaluate)", dom, rec);
-		goto out;
-	}
-	for (size_t i = 0; i < ctx->npublic; i++) {
-		struct spf_check c;
-		char ip[INET6_ADDRSTRLEN], *ifix;
-		const char *v = ctx->public_ips[i].ss_family == AF_INET ?
-		    "ip4" : "ip6";
-
-		dd_ntop(&ctx->public_ips[i], ip, sizeof(ip));
-		spf_check_host((const struct sockaddr *)&ctx->public_ips[i], dom,
-		    NULL, dd->host, dd_spf_lookup, dd, &c);
-		switch (c.result) {
-		case SPF_PASS:
-			diag_add(dd->d, "dns.spf", DIAG_PASS, NULL, "SPF of %s "
-			    "authorises %s: %s (%u DNS lookups)", dom, ip,
-			    c.reason, c.lookups);
-			break;
-		case SPF_TEMPERROR:
-			diag_add(dd->d, "dns.spf", DIAG_SKIP, NULL, "SPF of %s "
-			    "for %s: %s", dom, ip, c.reason);
-			break;
-		case SPF_PERMERROR:
-			if (strstr(c.reason, "DNS lookups") != NULL)
-				ifix = xasprintf("cut the terms that ask DNS "
-				    "(include, a, mx, ptr, exists, redirect) to "
-				    "%d or fewer, e.g. %s", SPF_MAX_LOOKUPS, fix);
-			else
-				ifix = xasprintf("correct the record, e.g. %s",
-				    fix);
-			diag_add(dd->d, "dns.spf", DIAG_FAIL, ifix, "SPF of %s "
-			    "is invalid (permerror): %s", dom, c.reason);
-			free(ifix);
-			break;
-		default:
-			ifix = xasprintf("authorise %s in the SPF record, e.g. "
-			    "%s. IN TXT \"v=spf1 mx %s:%s -all\"", ip, dom, v,
-			    ip);
-			diag_add(dd->d, "dns.spf", DIAG_FAIL, ifix, "SPF of %s "
-			    "does not authorise %s: %s (%s)", dom, ip,
-			    spf_result_name(c.result), c.reason);
-			free(ifix);
-			break;
-		}
-	}
-out:
-	dd_ans_clear(&a);
-	free(fix);
-}
-
-/* The value of tag in a "k=v; k=v" record, whitespace removed, or NULL. */
-static char *
-dd_tag(const char *rec, const char *tag)
-{
-	size_t tlen = strlen(tag);
-	const char *p = rec;
-
-	while (*p != '\0') {
-		const char *end = p + strcspn(p, ";"), *eq;
-
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		eq = memchr(p, '=', (size_t)(end - p));
-		if (eq != NULL) {
-			const char *k = eq;
-
-			while (k > p && (k[-1] == ' ' || k[-1] == '\t'))
-				k--;
-			if ((size_t)(k - p) == tlen &&
-			    ascii_ncasecmp(p, tag, tlen) == 0) {
-				char *v = xmalloc((size_t)(end - eq));
-				size_t n = 0;
-
-				for (const char *q = eq + 1; q < end; q++)
-					if (*q != ' ' && *q != '\t' &&
-					    *q != '\r' && *q != '\n')
-						v[n++] = *q;
-				v[n] = '\0';
-				return v;
-			}
-		}
-		p = *end == ';' ? end + 1 : end;
-	}
-	return NULL;
-}
-
-static void
-dd_check_dkim(struct dd *dd, const char *dom)
-{
-	struct dkim_key *keys[DKIM_ALG_COUNT];
-	const char *sel = dd->conf->dkim_selector;
-	size_t nkeys = 0;
-	char err[256];
-
-	if (dkim_keys_load(dd->conf->data_dir, dom, sel, keys, &nkeys, err,
-	    sizeof(err)) == -1) {
-		diag_add(dd->d, "dns.dkim", DIAG_SKIP, NULL, "DKIM key of %s: %s",
-		    dom, err);
-		return;
-	}
-	if (nkeys == 0) {
-		diag_add(dd->d, "dns.dkim", DIAG_SKIP, NULL, "no DKIM key for %s "
-		    "(rmail dkim generate %s)", dom, dom);
-		return;
-	}
-	for (size_t i = 0; i < nkeys; i++) {
-		char *ksel = dkim_key_selector(sel, dkim_key_alg(keys[i]));
-		char *want = dkim_dns_record(keys[i]);
-		char *line = dkim_zone_line(keys[i], dom, sel);
-		char *name, *fix, *want_p, *have_p = NULL;
-		struct dd_ans a;
-		size_t ndkim = 0;
-
-		if (ksel == NULL || want == NULL || line == NULL) {
-			diag_add(dd->d, "dns.dkim", DIAG_SKIP, NULL, "DKIM record "
-			    "of %s: cannot be computed", dom);
-			free(ksel);
-			free(want);
-			free(line);
-			continue;
-		}
-		name = xasprintf("%s._domainkey.%s", ksel, dom);
-		fix = xasprintf("publish the record `rmail dkim show %s` "
-		    "prints: %s", dom, line);
-		want_p = dd_tag(want, "p");
-		dd_lookup(dd, DD_TXT, name, &a);
-		for (size_t j = 0; j < a.nstrs; j++) {
-			char *p = dd_tag(a.strs[j], "p"), *v = dd_tag(a.strs[j],
-			    "v");
-
-			if (p != NULL && (v == NULL || strcmp(v, "DKIM1") == 0)) {
-				ndkim++;
-				if (have_p == NULL || (want_p != NULL &&
-				    strcmp(p, want_p) == 0)) {
-					free(have_p);
-					have_p = p;
-					p = NULL;
-				}
-			}
-			free(p);
-			free(v);
-		}
-		if (a.status == DNS_TEMPFAIL || a.status == DNS_CANCELLED)
-			diag_add(dd->d, "dns.dkim", DIAG_SKIP, NULL, "TXT %s: %s",
-			    name, a.error);
-		else if (have_p == NULL)
-			diag_add(dd->d, "dns.dkim", DIAG_FAIL, fix, "no DKIM "
-			    "record at %s", name);
-		else if (want_p == NULL || strcmp(have_p, want_p) != 0)
-			diag_add(dd->d, "dns.dkim", DIAG_FAIL, fix, "the DKIM "
-			    "record at %s holds a different %s key than %s's "
-			    "key file", name, dkim_alg_name(dkim_key_alg(keys[i])),
-			    dom);
-		else if (ndkim > 1)
-			diag_add(dd->d, "dns.dkim", DIAG_WARN, fix, "%zu DKIM "
-			    "records at %s (verifiers may take any one)", ndkim,
-			    name);
-		else
-			diag_add(dd->d, "dns.dkim", DIAG_PASS, NULL, "DKIM record "
-			    "at %s matches the %s key", name,
-			    dkim_alg_name(dkim_key_alg(keys[i])));
-		dd_ans_clear(&a);
-		free(have_p);
-		free(want_p);
-		free(fix);
-		free(name);
-		free(line);
-		free(want);
-		free(ksel);
-	}
-	for (size_t i = 0; i < nkeys; i++)
-		dkim_key_free(&keys[i]);
-}
-
-/* The TXT records of name starting with prefix (a "v=" tag). */
-static size_t
-dd_txt_with(struct dd *dd, const char *name, const char *prefix,
-    struct dd_ans *a, const char **first_r)
-{
-	size_t n = 0, plen = strlen(prefix);
-
-	*first_r = NULL;
-	dd_lookup(dd, DD_TXT, name, a);
-	for (size_t i = 0; i < a->nstrs; i++) {
-		const char *s = a->strs[i];
-
-		while (*s == ' ')
-			s++;
-		if (ascii_ncasecmp(s, prefix, plen) == 0 &&
-		    (s[plen] == '\0' || s[plen] == ';' || s[plen] == ' ')) {
-			if (n++ == 0)
-				*first_r = a->strs[i];
-		}
-	}
-	return n;
-}
-
-static void
-dd_check_dmarc(struct dd *dd, const char *dom)
-{
-	char *name = xasprintf("_dmarc.%s", dom);
-	char *fix = xasprintf("_dmarc.%s. IN TXT \"v=DMARC1; p=quarantine; "
-	    "rua=mailto:postmaster@%s\"", dom, dom);
-	const char *rec;
-	struct dd_ans a;
-	size_t n;
-	char *p = NULL;
-
-	n = dd_txt_with(dd, name, "v=DMARC1", &a, &rec);
-	if (a.status == DNS_TEMPFAIL || a.status == DNS_CANCELLED)
-		diag_add(dd->d, "dns.dmarc", DIAG_SKIP, NULL, "TXT %s: %s", name,
-		    a.error);
-	else if (n == 0)
-		diag_add(dd->d, "dns.dmarc", DIAG_WARN, fix, "no DMARC record "
-		    "at %s", name);
-	else if (n > 1)
-		diag_add(dd->d, "dns.dmarc", DIAG_FAIL, fix, "%zu DMARC records "
-		    "at %s (RFC 7489 6.6.3: receivers then ignore them all)", n,
-		    name);
-	else if ((p = dd_tag(rec, "p")) == NULL || (strcmp(p, "none") != 0 &&
-	    strcmp(p, "quarantine") != 0 && strcmp(p, "reject") != 0))
-		diag_add(dd->d, "dns.dmarc", DIAG_FAIL, fix, "the DMARC record "
-		    "at %s has no valid p= policy: \"%s\"", name, rec);
-	else {
-		diag_add(dd->d, "dns.dmarc", DIAG_PASS, NULL, "DMARC record at "
-		    "%s: \"%s\"", name, rec);
-		diag_add(dd->d, "dns.dmarc", DIAG_INFO, NULL, "DMARC policy of "
-		    "%s: %s%s", dom, p, strcmp(p, "none") == 0 ? " (receivers "
-		    "only report; quarantine or reject once reports look "
-		    "right)" : "");
-	}
-	free(p);
-	dd_ans_clear(&a);
-	free(fix);
-	free(name);
-}
-
-static void
-dd_check_info(struct dd *dd, const char *check, const char *dom,
-    const char *label, const char *prefix, const char *what,
-    const char *suggest)
-{
-	char *name = xasprintf("%s.%s", label, dom);
-	const char *rec;
-	struct dd_ans a;
-
-	if (dd_txt_with(dd, name, prefix, &a, &rec) > 0)
-		diag_add(dd->d, check, DIAG_INFO, NULL, "%s record at %s: \"%s\"",
-		    what, name, rec);
-	else if (a.status == DNS_TEMPFAIL || a.status == DNS_CANCELLED)
-		diag_add(dd->d, check, DIAG_SKIP, NULL, "TXT %s: %s", name,
-		    a.error);
-	else
-		diag_add(dd->d, check, DIAG_INFO, NULL, "no %s record at %s "
-		    "(optional%s%s)", what, name, suggest != NULL ? "; " : "",
-		    suggest != NULL ? suggest : "");
-	dd_ans_clear(&a);
-	free(name);
 }
 
 /* Check 7: DNS blocklists. */
@@ -824,21 +456,21 @@ dd_check_dnsbl(struct dd *dd)
 		nv4++;
 		b = (const uint8_t *)&((const struct sockaddr_in *)
 		    (const void *)pub)->sin_addr;
-		dd_ntop(pub, ip, sizeof(ip));
+		diag_dd_ntop(pub, ip, sizeof(ip));
 		for (size_t j = 0; j < NELEM(dd_dnsbls); j++) {
 			char *name = xasprintf("%u.%u.%u.%u.%s", b[3], b[2],
 			    b[1], b[0], dd_dnsbls[j]);
 			char *fix, code[INET6_ADDRSTRLEN];
 			struct dd_ans a;
 
-			dd_lookup(dd, DD_A, name, &a);
+			diag_dd_lookup(dd, DD_A, name, &a);
 			if (a.status == DNS_NXDOMAIN || a.status == DNS_NODATA)
 				diag_add(dd->d, "dnsbl", DIAG_PASS, NULL, "%s is "
 				    "not listed on %s", ip, dd_dnsbls[j]);
 			else if (a.status != DNS_OK)
 				diag_add(dd->d, "dnsbl", DIAG_SKIP, NULL, "%s on "
 				    "%s: %s", ip, dd_dnsbls[j], a.error);
-			else if (strncmp(dd_ntop(&a.addrs[0], code,
+			else if (strncmp(diag_dd_ntop(&a.addrs[0], code,
 			    sizeof(code)), "127.255.255.", 12) == 0)
 				/* Spamhaus' "query refused" codes: public
 				 * resolvers are not served. */
@@ -853,7 +485,7 @@ dd_check_dnsbl(struct dd *dd)
 				    "listed on %s (%s)", ip, dd_dnsbls[j], code);
 				free(fix);
 			}
-			dd_ans_clear(&a);
+			diag_dd_ans_clear(&a);
 			free(name);
 		}
 	}
@@ -921,25 +553,11 @@ diag_check_dns(struct diag *d, const struct diag_ctx *ctx)
 	}
 	dd_check_port25(&dd);
 	dd_check_host(&dd, &haddrs);
-	for (size_t i = 0; i < ctx->conf->domains.n; i++) {
-		const char *dom = ctx->conf->domains.v[i];
-		char *suggest;
-
-		dd_check_mx(&dd, dom);
-		dd_check_spf(&dd, dom);
-		dd_check_dkim(&dd, dom);
-		dd_check_dmarc(&dd, dom);
-		suggest = xasprintf("_smtp._tls.%s. IN TXT \"v=TLSRPTv1; "
-		    "rua=mailto:postmaster@%s\"", dom, dom);
-		dd_check_info(&dd, "dns.tlsrpt", dom, "_smtp._tls", "v=TLSRPTv1",
-		    "TLS-RPT", suggest);
-		free(suggest);
-		dd_check_info(&dd, "dns.mta_sts", dom, "_mta-sts", "v=STSv1",
-		    "MTA-STS", NULL);
-	}
+	for (size_t i = 0; i < ctx->conf->domains.n; i++)
+		diag_check_domain(&dd, ctx->conf->domains.v[i]);
 	dd_check_dnsbl(&dd);
 out:
-	dd_ans_clear(&haddrs);
+	diag_dd_ans_clear(&haddrs);
 	dns_free(&dd.dns);
 	ev_loop_destroy(dd.loop);
 }
