@@ -85,8 +85,10 @@ copy_common(struct imap_session *s, const struct imap_cmd *cmd, bool move)
 	}
 	store_mbox_set_quota(dst, imap_user_quota(s));
 	dst_uids = xcalloc(n > 0 ? n : 1, sizeof(*dst_uids));
+	/* A failed copy leaves every dst_uids 0; a move whose expunge failed
+	 * copied (store/copy.h): that still reports COPYUID. */
 	if (n > 0 && store_mbox_copy(v->mb, dst, uids, n, move, dst_uids, err,
-	    sizeof(err)) == -1 && (!move || dst_uids[0] == 0)) {
+	    sizeof(err)) == -1) {
 		int e = errno;
 		bool any = false;
 
