@@ -26,7 +26,8 @@ else
 OPT	:= -O2 -g
 LDOPT	:=
 endif
-OUT	:= build/$(BUILD)
+# OUT and BIN may be overridden to build a private copy (parallel work).
+OUT	?= build/$(BUILD)
 
 LIB_SRC	:= $(wildcard core/*.c config/*.c store/*.c relay/*.c smtp/*.c imap/*.c)
 CMD_SRC	:= $(wildcard cmd/*.c)
@@ -35,7 +36,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 LIB_OBJ	:= $(LIB_SRC:%.c=$(OUT)/%.o)
 CMD_OBJ	:= $(CMD_SRC:%.c=$(OUT)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
-BIN	:= $(if $(filter rel,$(BUILD)),rmail,$(OUT)/rmail)
+BIN	?= $(if $(filter rel,$(BUILD)),rmail,$(OUT)/rmail)
 
 .PHONY: all asan deps run test unit e2e bench clean test-one
 all: $(BIN)
@@ -96,5 +97,8 @@ bench: deps
 
 clean:
 	rm -rf build rmail
+
+# make fuzz, make fuzz-smoke
+-include tests/fuzz/fuzz.mk
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -359,6 +359,12 @@ valid_level(const char *s)
 	    strcmp(s, "warn") == 0 || strcmp(s, "error") == 0;
 }
 
+static bool
+valid_log_format(const char *s)
+{
+	return strcmp(s, "kv") == 0 || strcmp(s, "json") == 0;
+}
+
 static int
 add_target(struct jsonpos_ctx *ctx, struct conf_alias *a, json_t *v)
 {
@@ -690,6 +696,8 @@ static const struct jsonpos_field limit_fields[] = {
 static const struct jsonpos_field log_fields[] = {
 	{ "level", f_string, false, STR(log_level, valid_level, "log level",
 	    " (expected \"debug\", \"info\", \"warn\" or \"error\")", 0) },
+	{ "format", f_string, false, STR(log_format, valid_log_format,
+	    "log format", " (expected \"kv\" or \"json\")", 0) },
 };
 
 #define HOSTNAME_HINT	" (letters, digits, '-' and '.')"
@@ -732,6 +740,7 @@ set_defaults(struct conf *conf, const char *dir)
 	conf->retry.delay_notice_secs = 0;
 	conf->dkim_selector = xstrdup("rmail");
 	conf->log_level = xstrdup("info");
+	conf->log_format = xstrdup("kv");
 	for (size_t i = 0; i < NELEM(limit_fields); i++) {
 		const struct limit_def *d = limit_fields[i].arg;
 
@@ -852,6 +861,7 @@ conf_free(struct conf **confp)
 	free(conf->retry.schedule_secs);
 	free(conf->dkim_selector);
 	free(conf->log_level);
+	free(conf->log_format);
 	free(conf);
 	*confp = NULL;
 }

@@ -90,6 +90,7 @@ struct conf {
 	struct conf_retry	 retry;
 	char			*dkim_selector;	/* default "rmail" */
 	char			*log_level;	/* "debug" | "info" | "warn" | "error" */
+	char			*log_format;	/* "kv" (key=value) | "json" */
 	struct conf_limits	 limits;
 };
 
