@@ -7,7 +7,8 @@ set -eu
 PKGS="gcc make pkg-config libssl-dev libc-ares-dev libev-dev libjansson-dev
 libcmocka-dev python3 openssl ca-certificates procps iproute2 swaks
 libnet-ssleay-perl libio-socket-inet6-perl python3-imaplib2 isync mutt
-python3-dkim dnsmasq-base python3-aiosmtpd"
+python3-dkim dnsmasq-base python3-aiosmtpd clang-14 libclang-rt-14-dev systemd
+adduser"
 
 missing=""
 for p in $PKGS; do
