@@ -77,6 +77,7 @@ struct quota_rec {
 	struct quota_rec	*next;
 	char			*user_dir;
 	struct store_quota	 q;
+	bool			 tmp_cleaned;	/* store_user_clean_tmp() ran */
 };
 
 struct store_hub {
@@ -586,6 +587,7 @@ struct store_mbox *
 store_hub_open(struct store_hub *hub, const char *user_dir,
     const char *dirname, char *err, size_t errlen)
 {
+	struct quota_rec *q;
 	struct ent	*e;
 	char		*key;
 	unsigned	 h;
@@ -607,6 +609,17 @@ store_hub_open(struct store_hub *hub, const char *user_dir,
 		}
 		return e->mb;
 	}
+	q = quota_find(hub, user_dir);
+	if (!q->tmp_cleaned) {
+		/*
+		 * A crash mid-append leaves files in USER/tmp that nothing
+		 * else removes (and a hard link there pins a queue message's
+		 * bytes): sweep once, before this process appends for the
+		 * user. Best effort: a file that stays is only space.
+		 */
+		q->tmp_cleaned = true;
+		(void)store_user_clean_tmp(user_dir);
+	}
 	e = xcalloc(1, sizeof(*e));
 	e->hub = hub;
 	e->key = key;
@@ -627,7 +640,7 @@ store_hub_open(struct store_hub *hub, const char *user_dir,
 		errno = saved;
 		return NULL;
 	}
-	store_mbox_set_quota(e->mb, &quota_find(hub, user_dir)->q);
+	store_mbox_set_quota(e->mb, &q->q);
 	e->mb->hubent = e;
 	e->next = hub->buckets[h % NBUCKETS];
 	hub->buckets[h % NBUCKETS] = e;

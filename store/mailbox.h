@@ -340,10 +340,14 @@ void	 store_mbox_unsubscribe(struct store_mbox *, struct store_sub **subp);
 size_t	 store_mbox_subscribers(const struct store_mbox *);
 
 /*
- * Remove leftover files (from a crash mid-append) in USER_DIR/tmp. Call at
- * start, before any append. 0 (also when the directory does not exist), or
- * -1 with errno of the first failure.
+ * Remove leftover files (from a crash mid-append) in USER_DIR/tmp: every
+ * file but those another live process (rmail deliver, rmail import) may
+ * still be writing, by the pid its name starts with, for at most
+ * STORE_TMP_STALE_SECS. Call before this process appends for the user
+ * (the hub does, on the user's first open). 0 (also when the directory
+ * does not exist), or -1 with errno of the first failure.
  */
+#define STORE_TMP_STALE_SECS	3600
 int	 store_user_clean_tmp(const char *user_dir);
 
 #endif

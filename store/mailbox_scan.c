@@ -11,10 +11,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/util.h"
@@ -290,6 +292,31 @@ mbox_rescan_uid(const struct store_mbox *mb, uint32_t uid,
 	return r;
 }
 
+/*
+ * Is tmp file name (with status st) possibly being written right now by
+ * another process? Store tmp names start with the writer's pid
+ * ("PID.TIME.SEQ..."): a file of a live process other than ours that it
+ * touched recently (ctime: linked or written) may be renamed into a
+ * mailbox any moment. Anything else is a crash's leftover. A recycled
+ * pid only delays the cleanup until the file is an hour old.
+ */
+static bool
+tmp_in_use(const char *name, const struct stat *st)
+{
+	char	*end;
+	long	 pid;
+
+	if (name[0] < '0' || name[0] > '9')
+		return false;
+	errno = 0;
+	pid = strtol(name, &end, 10);
+	if (errno != 0 || *end != '.' || pid <= 0 || pid == (long)getpid())
+		return false;
+	if (kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+		return false;
+	return time(NULL) - st->st_ctime < STORE_TMP_STALE_SECS;
+}
+
 int
 store_user_clean_tmp(const char *user_dir)
 {
@@ -312,7 +339,8 @@ store_user_clean_tmp(const char *user_dir)
 		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == -1 || S_ISDIR(st.st_mode))
+		    AT_SYMLINK_NOFOLLOW) == -1 || S_ISDIR(st.st_mode) ||
+		    tmp_in_use(de->d_name, &st))
 			continue;	/* gone, or not ours to remove */
 		if (unlinkat(dirfd(d), de->d_name, 0) == -1 &&
 		    errno != ENOENT && r == 0) {

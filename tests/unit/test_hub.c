@@ -529,6 +529,74 @@ test_quota_count(void **state)
 	assert_int_equal(q.messages, 0);
 }
 
+/* A pid that no process has now: a child that has exited and been reaped. */
+static pid_t
+dead_pid(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid != -1);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+static bool
+has_file(const char *dir, const char *name)
+{
+	char		*p = xasprintf("%s/tmp/%s", dir, name);
+	struct stat	 st;
+	bool		 r = stat(p, &st) == 0;
+
+	free(p);
+	return r;
+}
+
+static void
+put_file(const char *dir, const char *name)
+{
+	char	*p = xasprintf("%s/tmp/%s", dir, name);
+	int	 fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd != -1);
+	assert_int_equal(write(fd, "half", 4), 4);
+	assert_int_equal(close(fd), 0);
+	free(p);
+}
+
+/*
+ * A crash mid-append (kill -9 of the server) leaves staged files in
+ * USER/tmp, hard links to queue messages among them: the first open of
+ * one of the user's mailboxes sweeps them, but not the file of a live
+ * writer (rmail deliver, by the pid in its name).
+ */
+static void
+test_first_open_cleans_tmp(void **state)
+{
+	struct fix		*f = *state;
+	struct store_mbox	*mb;
+	char			 dead[64], live[64], err[256];
+
+	snprintf(dead, sizeof(dead), "%ld.1700000000.7.l", (long)dead_pid());
+	snprintf(live, sizeof(live), "%ld.1700000000.8", (long)getppid());
+	put_file(f->dir, dead);
+	put_file(f->dir, live);
+	put_file(f->dir, "junk");
+	mb = store_hub_open(f->hub, f->dir, "INBOX", err, sizeof(err));
+	assert_non_null(mb);
+	assert_false(has_file(f->dir, dead));
+	assert_false(has_file(f->dir, "junk"));
+	assert_true(has_file(f->dir, live));
+	/* Once per user and process: a later leftover is not looked at. */
+	put_file(f->dir, dead);
+	store_hub_release(f->hub, &mb);
+	mb = store_hub_open(f->hub, f->dir, "INBOX", err, sizeof(err));
+	assert_non_null(mb);
+	assert_true(has_file(f->dir, dead));
+	store_hub_release(f->hub, &mb);
+}
+
 int
 main(void)
 {
@@ -547,6 +615,7 @@ main(void)
 		P(test_gone_polling),
 		T(test_quota),
 		T(test_quota_count),
+		T(test_first_open_cleans_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -639,7 +639,8 @@ test_clean_tmp(void **state)
 	struct udir	*u = *state;
 	char		*p;
 
-	p = xasprintf("%s/tmp/1234.5678.0", u->dir);
+	/* pid 0 is nobody's: a leftover. */
+	p = xasprintf("%s/tmp/0.5678.0", u->dir);
 	write_file(p, "half a message");
 	free(p);
 	p = xasprintf("%s/tmp/.hidden", u->dir);
