@@ -9,6 +9,7 @@
 int	cmd_serve(int argc, char **argv);
 int	cmd_init(int argc, char **argv);
 int	cmd_check_config(int argc, char **argv);
+int	cmd_reload(int argc, char **argv);
 int	cmd_user(int argc, char **argv);
 int	cmd_alias(int argc, char **argv);
 int	cmd_deliver(int, char **);

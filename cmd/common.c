@@ -4,10 +4,12 @@
 #include "config/config.h"
 #include "config/users.h"
 #include "core/fsio.h"
+#include "core/tls.h"
 #include "core/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,7 +231,51 @@ cmd_load_config(const char *c_arg)
 
 	if ((conf = conf_load(conf_default_path(c_arg), &err)) == NULL)
 		fprintf(stderr, "rmail: %s\n", err.msg);
+	else if (conf->sample) {
+		fprintf(stderr, "rmail: %s\n", cmd_sample_msg(conf->path));
+		conf_free(&conf);
+	}
 	return conf;
+}
+
+const char *
+cmd_sample_msg(const char *path)
+{
+	static char msg[PATH_MAX + 160];
+
+	snprintf(msg, sizeof(msg), "%s: this is the sample config the package "
+	    "installed; create the real one with 'rmail init --domain DOMAIN "
+	    "--hostname HOST' (see 'rmail help init')", path);
+	return msg;
+}
+
+int
+cmd_load_runtime(const char *path, struct conf **conf_r, struct users **users_r,
+    struct tls_ctx **tls_r, char *err, size_t errlen)
+{
+	struct conf_error cerr;
+
+	*conf_r = NULL;
+	*users_r = NULL;
+	*tls_r = NULL;
+	if ((*conf_r = conf_load(path, &cerr)) == NULL) {
+		snprintf(err, errlen, "%s", cerr.msg);
+		return -1;
+	}
+	if ((*conf_r)->sample) {
+		snprintf(err, errlen, "%s", cmd_sample_msg((*conf_r)->path));
+		goto fail;
+	}
+	if ((*users_r = users_load((*conf_r)->users_file, err, errlen)) == NULL)
+		goto fail;
+	if ((*tls_r = tls_ctx_new((*conf_r)->tls_cert, (*conf_r)->tls_key, err,
+	    errlen)) == NULL)
+		goto fail;
+	return 0;
+fail:
+	users_free(users_r);
+	conf_free(conf_r);
+	return -1;
 }
 
 struct users *
@@ -319,8 +365,8 @@ cmd_notify_server(const char *data_dir)
 	return cmd_signal_server(data_dir, SIGHUP);
 }
 
-int
-cmd_signal_server(const char *data_dir, int sig)
+pid_t
+cmd_server_pid(const char *data_dir)
 {
 	char *path, *text, *end;
 	long pid;
@@ -340,5 +386,13 @@ cmd_signal_server(const char *data_dir, int sig)
 	free(text);
 	if (kill((pid_t)pid, 0) == -1 || !looks_like_rmail((pid_t)pid))
 		return 0;
-	return kill((pid_t)pid, sig) == 0;
+	return (pid_t)pid;
+}
+
+int
+cmd_signal_server(const char *data_dir, int sig)
+{
+	pid_t pid = cmd_server_pid(data_dir);
+
+	return pid > 0 && kill(pid, sig) == 0;
 }

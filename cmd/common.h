@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 struct conf;
+struct tls_ctx;
 struct users;
 
 /* Longest password accepted, in bytes. */
@@ -54,6 +55,21 @@ void	 cmd_free_password(char **pw);
  * the caller exits 2.
  */
 struct conf *cmd_load_config(const char *c_arg);
+/* "PATH: this is the sample config ...; create the real one with rmail
+ * init" (a static buffer). */
+const char *cmd_sample_msg(const char *path);
+/*
+ * What a server runs on and a reload replaces, loaded and checked as one:
+ * the config at path (not a sample), its users file, its certificate and
+ * key. 0; or -1 with every pointer NULL and err saying what is wrong.
+ */
+int	 cmd_load_runtime(const char *path, struct conf **conf_r,
+	    struct users **users_r, struct tls_ctx **tls_r, char *err,
+	    size_t errlen);
+/* The pid of the server running on data_dir (its rmail.pid names a live
+ * rmail process), or 0. */
+pid_t	 cmd_server_pid(const char *data_dir);
+
 /* Load conf's users file. NULL after printing the error; exit 2. */
 struct users *cmd_load_users(const struct conf *);
 

@@ -337,6 +337,29 @@ exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* The placeholder config a package installs ("sample": true): init's to
+ * replace, no --force needed. */
+static bool
+is_sample(const char *config)
+{
+	struct conf_error err;
+	struct conf *conf;
+	bool sample;
+
+	if ((conf = conf_load(config, &err)) == NULL)
+		return false;
+	sample = conf->sample;
+	conf_free(&conf);
+	return sample;
+}
+
+/* A file init may not write without --force. */
+static bool
+taken(const char *path, bool is_config)
+{
+	return exists(path) && !(is_config && is_sample(path));
+}
+
 /* Refuse to overwrite the config or users file without --force. */
 static void
 check_existing(struct init_plan *p, bool force)
@@ -345,7 +368,7 @@ check_existing(struct init_plan *p, bool force)
 	bool cert = exists(p->cert), key = exists(p->key);
 
 	for (size_t i = 0; i < NELEM(mine) && !force; i++) {
-		if (exists(mine[i])) {
+		if (taken(mine[i], i == 0)) {
 			fprintf(stderr, "rmail: %s already exists; use --force to "
 			    "overwrite it\n", mine[i]);
 			exit(1);
@@ -827,9 +850,9 @@ interact(struct init_args *a)
 	char *users = xasprintf("%s/users.json", dir);
 	char *def;
 
-	if (!a->force && (exists(config) || exists(users))) {
+	if (!a->force && (taken(config, true) || taken(users, false))) {
 		fprintf(stderr, "rmail: %s already exists; use --force to "
-		    "overwrite it\n", exists(config) ? config : users);
+		    "overwrite it\n", taken(config, true) ? config : users);
 		exit(1);
 	}
 	printf("rmail init: setting up %s (Enter takes the [default])\n\n",

@@ -17,8 +17,22 @@ static const struct command {
 	{ "serve", cmd_serve, "rmail serve [-c PATH]",
 	  "run the mail server in the foreground",
 	  "Binds every configured listener and serves SMTP, submission and IMAP.\n"
-	  "Logs key=value lines to stderr. SIGHUP reloads config, certificates\n"
-	  "and users; SIGTERM or SIGINT stops gracefully.\n" },
+	  "Started as root, it drops to the config's \"user\" once the ports are\n"
+	  "bound (and refuses to serve anything but loopback as root). Logs one\n"
+	  "line per event to stderr (log.format: key=value or json). SIGHUP\n"
+	  "reloads config, certificates, users and aliases; SIGTERM or SIGINT\n"
+	  "stops: no new connections, transactions in progress may finish,\n"
+	  "IMAP clients get * BYE, exit within limits.shutdown_grace_secs.\n"
+	  "Under systemd (Type=notify) it reports READY=1, RELOADING=1 and\n"
+	  "STOPPING=1 on $NOTIFY_SOCKET.\n" },
+	{ "reload", cmd_reload, "rmail reload [-c PATH]",
+	  "check the config, then make the running server reload it",
+	  "Loads the config, users file, aliases, certificate and key as the\n"
+	  "server would; when anything is wrong, prints why and exits 1 without\n"
+	  "touching the server. Otherwise sends SIGHUP to the server named by\n"
+	  "DATA/rmail.pid and waits for it to confirm (exit 0) or refuse (exit 1,\n"
+	  "with its reason). Live connections keep their TLS session; new ones\n"
+	  "use the new certificate. Changed listen addresses need a restart.\n" },
 	{ "init", cmd_init,
 	  "rmail init [-c PATH] --domain D --hostname H [--data-dir DIR] [--listen ADDR]\n"
 	  "           [--port-base N] [--admin USER@D --password-stdin] [--public-ip IP]...\n"

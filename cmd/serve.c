@@ -8,6 +8,7 @@
  * or the grace period ends.
  */
 #include "cmd/cmd.h"
+#include "cmd/common.h"
 #include "config/auth.h"
 #include "config/config.h"
 #include "config/env.h"
@@ -16,6 +17,8 @@
 #include "core/fsio.h"
 #include "core/listener.h"
 #include "core/log.h"
+#include "core/net.h"
+#include "core/notify.h"
 #include "core/throttle.h"
 #include "core/tls.h"
 #include "core/util.h"
@@ -47,6 +50,7 @@ struct server {
 	ev_timer		 grace;		/* shutdown deadline */
 	ev_timer		 drain;		/* polls for the last connection */
 	char			 pidfile[PATH_MAX];
+	unsigned		 reloads;	/* rmail.reload's sequence number */
 	int			 exit_code;
 };
 
@@ -55,9 +59,12 @@ apply_conf(struct server *srv)
 {
 	const struct conf *cf = srv->env.conf;
 	enum log_level lvl;
+	enum log_format fmt;
 
 	if (log_level_parse(cf->log_level, &lvl) == 0)
 		log_set_level(lvl);
+	if (log_format_parse(cf->log_format, &fmt) == 0)
+		log_set_format(fmt);
 	listeners_set_limits(srv->listeners, cf->limits.max_connections,
 	    cf->limits.max_connections_per_ip);
 	listeners_set_tls(srv->listeners, srv->env.tls);
@@ -65,30 +72,6 @@ apply_conf(struct server *srv)
 		smtp_server_configure(srv->smtp[i]);
 	for (size_t i = 0; i < NELEM(srv->imap); i++)
 		imap_server_configure(srv->imap[i]);
-}
-
-/* Load everything a reload replaces; NULLs on failure with err set. */
-static int
-load_all(const char *path, struct conf **conf_r, struct users **users_r,
-    struct tls_ctx **tls_r, char *err, size_t errlen)
-{
-	struct conf_error cerr;
-
-	*users_r = NULL;
-	*tls_r = NULL;
-	if ((*conf_r = conf_load(path, &cerr)) == NULL) {
-		snprintf(err, errlen, "%s", cerr.msg);
-		return -1;
-	}
-	if ((*users_r = users_load((*conf_r)->users_file, err, errlen)) == NULL)
-		goto fail;
-	if ((*tls_r = tls_ctx_new((*conf_r)->tls_cert, (*conf_r)->tls_key, err, errlen)) == NULL)
-		goto fail;
-	return 0;
-fail:
-	users_free(users_r);
-	conf_free(conf_r);
-	return -1;
 }
 
 static bool
@@ -104,6 +87,26 @@ same_listeners(const struct conf *a, const struct conf *b)
 	return true;
 }
 
+/*
+ * DATA/rmail.reload, for `rmail reload` waiting on the outcome:
+ * "PID SEQ ok" or "PID SEQ failed REASON", one line, replaced atomically.
+ */
+static void
+reload_status(struct server *srv, const char *err)
+{
+	char path[PATH_MAX], line[1200];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/rmail.reload", srv->env.conf->data_dir);
+	n = snprintf(line, sizeof(line), "%ld %u %s%s\n", (long)getpid(),
+	    ++srv->reloads, err == NULL ? "ok" : "failed ", err == NULL ? "" : err);
+	if (n > 0 && (size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
+	if (fsio_write_atomic(path, line, (size_t)n, 0644) == -1)
+		log_warn(NULL, 0, NULL, "event=io-error path=%s err=%s", log_q(path),
+		    log_q(strerror(errno)));
+}
+
 static void
 reload(struct server *srv)
 {
@@ -112,10 +115,14 @@ reload(struct server *srv)
 	struct tls_ctx *tls;
 	char err[1024];
 
-	if (load_all(srv->env.conf->path, &conf, &users, &tls, err, sizeof(err)) == -1) {
+	(void)notify_send("RELOADING=1");
+	if (cmd_load_runtime(srv->env.conf->path, &conf, &users, &tls, err,
+	    sizeof(err)) == -1) {
 		log_error(NULL, 0, NULL, "event=reload-failed err=%s "
 		    "msg=\"reload refused; still running the previous configuration\"",
 		    log_q(err));
+		reload_status(srv, err);
+		(void)notify_send("READY=1");
 		return;
 	}
 	if (!same_listeners(srv->env.conf, conf))
@@ -128,7 +135,10 @@ reload(struct server *srv)
 	srv->env.users = users;
 	srv->env.tls = tls;
 	apply_conf(srv);
-	log_info(NULL, 0, NULL, "event=reloaded users=%zu", users_count(users));
+	log_info(NULL, 0, NULL, "event=reloaded users=%zu aliases=%zu",
+	    users_count(users), conf->naliases);
+	reload_status(srv, NULL);
+	(void)notify_send("READY=1");
 }
 
 static void
@@ -167,6 +177,7 @@ shutdown_begin(struct server *srv, int signo)
 	if (srv->env.stopping)
 		return;
 	srv->env.stopping = true;
+	(void)notify_send("STOPPING=1");
 	log_info(NULL, 0, NULL, "event=shutdown signal=%s open=%zu",
 	    signo == SIGINT ? "INT" : "TERM", listeners_nconns(srv->listeners));
 	listeners_stop(srv->listeners);
@@ -223,23 +234,52 @@ bind_all(struct server *srv)
 	return 0;
 }
 
-/* Started as root: become conf->user now that the ports are bound. */
+/* Every listen address is on loopback: nobody else can reach it. */
+static bool
+loopback_only(const struct conf *cf)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	for (int s = 0; s < CONF_SVC_COUNT; s++)
+		for (size_t i = 0; i < cf->listen[s].n; i++)
+			if (net_parse_addr(cf->listen[s].v[i], &ss, &len) == -1 ||
+			    !net_is_loopback((struct sockaddr *)&ss))
+				return false;
+	return true;
+}
+
+/*
+ * Started as root: become conf->user now that the ports are bound, before
+ * the loop reads a byte from any client. Without a user, root is refused
+ * unless nothing but this host can connect (a dev or test instance).
+ */
 static int
 drop_privileges(const struct conf *cf)
 {
 	struct passwd *pw;
 
-	if (geteuid() != 0)
+	if (geteuid() != 0 && getuid() != 0)
 		return 0;
 	if (cf->user == NULL) {
-		/* Dev and test instances on unprivileged ports: allowed, loudly.
-		 * `rmail init` as root for standard ports always sets "user". */
-		log_warn(NULL, 0, NULL, "event=running-as-root msg=\"set \\\"user\\\" in %s "
-		    "to drop privileges after binding\"", cf->path);
-		return 0;
+		if (loopback_only(cf)) {
+			log_warn(NULL, 0, NULL, "event=running-as-root msg=\"allowed "
+			    "only because every listener is on loopback; set "
+			    "\\\"user\\\" in %s to drop privileges\"", cf->path);
+			return 0;
+		}
+		fprintf(stderr, "rmail: %s: refusing to serve the network as root: "
+		    "set \"user\" to the account to run as (rmail init as root "
+		    "writes \"user\": \"rmail\")\n", cf->path);
+		return -1;
 	}
 	if ((pw = getpwnam(cf->user)) == NULL) {
 		fprintf(stderr, "rmail: %s: user \"%s\" does not exist\n", cf->path, cf->user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		fprintf(stderr, "rmail: %s: \"user\" %s is root; name an "
+		    "unprivileged account\n", cf->path, cf->user);
 		return -1;
 	}
 	if (initgroups(pw->pw_name, pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
@@ -248,7 +288,8 @@ drop_privileges(const struct conf *cf)
 		    strerror(errno));
 		return -1;
 	}
-	if (setuid(0) != -1 || geteuid() != pw->pw_uid || getegid() != pw->pw_gid) {
+	if (setuid(0) != -1 || geteuid() != pw->pw_uid || getuid() != pw->pw_uid ||
+	    getegid() != pw->pw_gid || getgid() != pw->pw_gid) {
 		fprintf(stderr, "rmail: privilege drop to %s did not hold\n", cf->user);
 		return -1;
 	}
@@ -342,7 +383,8 @@ cmd_serve(int argc, char **argv)
 			cmd_usage_error("serve", "unknown argument '%s'", argv[i]);
 	}
 	memset(&srv, 0, sizeof(srv));
-	if (load_all(conf_default_path(cpath), &srv.env.conf, &srv.env.users,
+	(void)notify_init();
+	if (cmd_load_runtime(conf_default_path(cpath), &srv.env.conf, &srv.env.users,
 	    &srv.env.tls, err, sizeof(err)) == -1) {
 		fprintf(stderr, "rmail: %s\n", err);
 		return 2;
@@ -386,6 +428,7 @@ cmd_serve(int argc, char **argv)
 	ev_signal_start(srv.env.loop, &srv.sigusr1);
 	log_info(NULL, 0, NULL, "event=ready version=%s pid=%ld config=%s",
 	    RMAIL_VERSION, (long)getpid(), log_q(srv.env.conf->path));
+	(void)notify_send("READY=1\nSTATUS=serving");
 	ev_run(srv.env.loop, 0);
 	log_info(NULL, 0, NULL, "event=stopped");
 	server_free(&srv);

@@ -690,7 +690,7 @@ static const struct jsonpos_field limit_fields[] = {
 	{ "login_timeout_secs", f_limit, false,
 	    LIMIT(login_timeout_secs, LIM_UNSIGNED, 1, 86400, 60) },
 	{ "shutdown_grace_secs", f_limit, false,
-	    LIMIT(shutdown_grace_secs, LIM_UNSIGNED, 0, 300, 2) },
+	    LIMIT(shutdown_grace_secs, LIM_UNSIGNED, 0, 300, 10) },
 };
 
 static const struct jsonpos_field log_fields[] = {
@@ -718,6 +718,7 @@ static const struct jsonpos_field top_fields[] = {
 	{ "dkim", f_object, false, SUBOBJ(dkim_fields) },
 	{ "limits", f_object, false, SUBOBJ(limit_fields) },
 	{ "log", f_object, false, SUBOBJ(log_fields) },
+	{ "sample", f_bool, false, CONF_OFF(sample) },
 };
 
 static void

@@ -92,6 +92,9 @@ struct conf {
 	char			*log_level;	/* "debug" | "info" | "warn" | "error" */
 	char			*log_format;	/* "kv" (key=value) | "json" */
 	struct conf_limits	 limits;
+	/* The placeholder a package installs: valid, but not a server's
+	 * config. serve and check-config refuse it; init replaces it. */
+	bool			 sample;
 };
 
 /*

@@ -5,6 +5,13 @@
  *
  * Values are quoted when they hold spaces, quotes, '=' or control bytes,
  * and escaped so a client cannot forge a log line. errno is preserved.
+ * When stderr is the systemd journal ($JOURNAL_STREAM names it), ts= is
+ * left out: journald stamps every line itself.
+ *
+ * The json format writes the same fields as one JSON object per line,
+ * every value a string:
+ *
+ *   {"ts":"2026-11-21T01:02:03.456Z","level":"info","svc":"imap",...}
  */
 #ifndef RMAIL_LOG_H
 #define RMAIL_LOG_H
@@ -12,11 +19,15 @@
 #include <stdint.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_format { LOG_FORMAT_KV, LOG_FORMAT_JSON };
 
 void	 log_set_level(enum log_level);
 enum log_level log_get_level(void);
 /* "debug", "info", "warn", "error". 0, or -1 when the name is unknown. */
 int	 log_level_parse(const char *, enum log_level *level_r);
+void	 log_set_format(enum log_format);
+/* "kv", "json". 0, or -1 when the name is unknown. */
+int	 log_format_parse(const char *, enum log_format *format_r);
 
 /*
  * Log one event. svc and ip may be NULL; conn 0 means none. fmt gives the

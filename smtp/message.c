@@ -274,10 +274,14 @@ smtp_message_end(struct smtp_session *s, bool bare)
 		    "451 4.3.0 Local error in processing, try again later");
 		return;
 	}
+	/* The transaction's line: grep its id to follow the message. */
 	log_info(s->srv->ls.name, conn_id(s->conn), conn_ip(s->conn),
-	    "event=accepted id=%s from=%s rcpts=%zu size=%zu tls=%s", id,
-	    log_q(s->mail_from), s->nrcpt, len,
-	    conn_tls_version(s->conn) != NULL ? conn_tls_version(s->conn) : "no");
+	    "event=accepted id=%s from=%s rcpts=%zu targets=%zu size=%zu "
+	    "helo=%s user=%s tls=%s cipher=%s", id, log_q(s->mail_from),
+	    s->nrcpt, s->rcpts.n, len, log_q(s->helo != NULL ? s->helo : ""),
+	    log_q(s->auth_user != NULL ? s->auth_user : ""),
+	    conn_tls_version(s->conn) != NULL ? conn_tls_version(s->conn) : "no",
+	    conn_tls_version(s->conn) != NULL ? conn_tls_cipher(s->conn) : "-");
 	smtp_reply(s, "250 2.0.0 Ok: queued as %s", id);
 	smtp_txn_reset(s);
 }

@@ -102,6 +102,7 @@ struct smtp_session {
 	bool			 skipping;	/* dropping the rest of a too-long line */
 	unsigned		 errors;	/* 5xx replies; 421 at SMTP_MAX_ERRORS */
 	bool			 esmtp;		/* EHLO rather than HELO */
+	bool			 stopping;	/* server stop: goodbye after this transaction */
 	char			*helo;
 	char			*auth_user;	/* canonical address once authenticated */
 

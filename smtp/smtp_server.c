@@ -125,6 +125,22 @@ smtp_line(struct smtp_session *s)
 	return true;
 }
 
+/* Between MAIL and the end of the message (or of the last BDAT chunk). */
+static bool
+in_transaction(const struct smtp_session *s)
+{
+	return s->state >= SMTP_ST_MAIL || s->input == SMTP_IN_DATA ||
+	    s->input == SMTP_IN_BDAT;
+}
+
+static void
+goodbye(struct smtp_session *s)
+{
+	smtp_auth_cancel(s);
+	conn_reply(s->conn, "421 4.3.2 %s Service shutting down", smtp_hostname(s));
+	conn_close(s->conn, CONN_CLOSE_FLUSH, "shutdown");
+}
+
 void
 smtp_pump(struct smtp_session *s)
 {
@@ -134,6 +150,11 @@ smtp_pump(struct smtp_session *s)
 
 	conn_ref(c);
 	while (!conn_is_closing(c) && !s->busy) {
+		/* A stopping server let the transaction finish: it has. */
+		if (s->stopping && !in_transaction(s)) {
+			goodbye(s);
+			break;
+		}
 		if (s->input == SMTP_IN_DATA || s->input == SMTP_IN_BDAT) {
 			if (s->in.len > 0) {
 				used = smtp_data_input(s, buf_head(&s->in), s->in.len);
@@ -202,14 +223,24 @@ smtp_on_hangup(struct conn *c, void *ctx)
 	smtp_auth_cancel(s);
 }
 
+/*
+ * A server stop: idle sessions get 421 now; one inside a transaction may
+ * finish it (its 250 is a promise worth keeping) and gets the 421 right
+ * after, or is cut at the end of the grace period.
+ */
 static void
 smtp_on_shutdown(struct conn *c, void *ctx)
 {
 	struct smtp_session *s = ctx;
 
-	smtp_auth_cancel(s);
-	conn_reply(s->conn, "421 4.3.2 %s Service shutting down", smtp_hostname(s));
-	conn_close(c, CONN_CLOSE_FLUSH, "shutdown");
+	(void)c;
+	s->stopping = true;
+	if (in_transaction(s)) {
+		log_info(s->srv->ls.name, conn_id(s->conn), conn_ip(s->conn),
+		    "event=shutdown-wait msg=\"finishing the transaction in progress\"");
+		return;
+	}
+	goodbye(s);
 }
 
 static void

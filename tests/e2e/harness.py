@@ -203,14 +203,16 @@ class Instance:
 
     # ----- the server -----
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=10.0, env=None):
+        """Run `rmail serve` (env: extra environment variables) and wait
+        until it accepts on the IMAP and SMTP ports."""
         if self.proc is not None:
             raise RuntimeError("already started")
         self._logf = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
             [RMAIL_BIN, "serve", "-c", self.config],
             stdin=subprocess.DEVNULL, stdout=self._logf, stderr=self._logf,
-            env=sanitizer_env())
+            env=sanitizer_env(None if env is None else dict(os.environ, **env)))
         self.pid = self.proc.pid
         self.returncode = None
         deadline = time.monotonic() + timeout * SLOW

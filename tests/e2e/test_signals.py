@@ -33,6 +33,7 @@ def imaps_login(test, user, password):
 
 
 class SigTerm(ServerTest):
+    limits = {"shutdown_grace_secs": 2}
 
     def open_all(self):
         """3 idle plaintext and 2 TLS connections (one IMAPS logged in)."""

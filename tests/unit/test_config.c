@@ -66,6 +66,8 @@ test_minimal_defaults(void **state)
 	assert_int_equal(c->smtp_port, 25);
 	assert_string_equal(c->dkim_selector, "rmail");
 	assert_string_equal(c->log_level, "info");
+	assert_string_equal(c->log_format, "kv");
+	assert_false(c->sample);
 	assert_int_equal(c->limits.max_message_bytes, 52428800);
 	assert_int_equal(c->limits.max_connections, 2000);
 	assert_int_equal(c->limits.max_connections_per_ip, 20);
@@ -75,7 +77,7 @@ test_minimal_defaults(void **state)
 	assert_int_equal(c->limits.smtp_timeout_secs, 300);
 	assert_int_equal(c->limits.imap_timeout_secs, 1800);
 	assert_int_equal(c->limits.login_timeout_secs, 60);
-	assert_int_equal(c->limits.shutdown_grace_secs, 2);
+	assert_int_equal(c->limits.shutdown_grace_secs, 10);
 	assert_true(conf_is_local_domain(c, "EXAMPLE.com"));
 	assert_true(conf_is_local_domain(c, "example.com."));
 	assert_false(conf_is_local_domain(c, "example.org"));
@@ -119,7 +121,8 @@ static const char full_config[] =
     "    \"smtp_timeout_secs\": 1, \"imap_timeout_secs\": 86400,\n"
     "    \"login_timeout_secs\": 7, \"shutdown_grace_secs\": 0\n"
     "  },\n"
-    "  \"log\": {\"level\": \"debug\"}\n"
+    "  \"log\": {\"level\": \"debug\", \"format\": \"json\"},\n"
+    "  \"sample\": true\n"
     "}\n";
 
 static void
@@ -165,6 +168,8 @@ test_full_config(void **state)
 	assert_int_equal(c->smtp_port, 2525);
 	assert_string_equal(c->dkim_selector, "s2024");
 	assert_string_equal(c->log_level, "debug");
+	assert_string_equal(c->log_format, "json");
+	assert_true(c->sample);
 	assert_int_equal(c->limits.max_message_bytes, 1024);
 	assert_int_equal(c->limits.max_connections, 1000000);
 	assert_int_equal(c->limits.max_connections_per_ip, 1);
@@ -215,6 +220,10 @@ static const struct {
 	  "5:35: limits.smtp_timeout_secs: expected an integer, got number" },
 	{ "  \"limits\": {\"max_message_bytes\": 1023}",
 	  "5:35: limits.max_message_bytes: must be between 1024 and 2147483648" },
+	{ "  \"log\": {\"format\": \"syslog\"}",
+	  "5:21: log.format: invalid log format \"syslog\" (expected \"kv\" or \"json\")" },
+	{ "  \"sample\": \"yes\"",
+	  "5:13: sample: expected true or false, got string" },
 	{ "  \"limits\": {\"shutdown_grace_secs\": -1}",
 	  "5:37: limits.shutdown_grace_secs: must be between 0 and 300" },
 	{ "  \"limits\": {\"max_connections\": 0}",
