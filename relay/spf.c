@@ -400,16 +400,16 @@ spf_parse_term(const struct spf_state *st, const char *domain,
 		p = slash;
 		if (p + 1 < end && p[1] != '/' &&
 		    spf_cidr(&p, end, 32, &t->cidr4) == -1)
-			return -1;
+			goto bad_cidr;
 		if (p < end) {
 			if (p[0] != '/' || p + 1 >= end || p[1] != '/')
-				return -1;
+				goto bad_cidr;
 			p++;
 			if (spf_cidr(&p, end, 128, &t->cidr6) != 0)
-				return -1;
+				goto bad_cidr;
 		}
 		if (p != end)
-			return -1;
+			goto bad_cidr;
 		break;
 	case SPF_M_IP4:
 	case SPF_M_IP6: {
@@ -440,6 +440,11 @@ spf_parse_term(const struct spf_state *st, const char *domain,
 	t->text = xstrndup(start, (size_t)(end - start));
 	rec->nterms++;
 	return 0;
+
+bad_cidr:
+	/* The term is not counted: its domain is ours to free. */
+	FREE_NULL(t->domain);
+	return -1;
 }
 
 /*

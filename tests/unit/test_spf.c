@@ -349,6 +349,37 @@ test_syntax_errors(void **state)
 	}
 }
 
+/*
+ * Found by tests/fuzz/fuzz_spf (regress/spf/leak-a-domain-bad-cidr): a
+ * domain given to a or mx, then a malformed CIDR length, was refused but
+ * the domain leaked (LeakSanitizer under make test's ASan pass).
+ */
+static void
+test_domain_then_bad_cidr(void **state)
+{
+	static const char *const bad[] = {
+		"v=spf1 a:n1.test/ -all",
+		"v=spf1 mx:mx.test/33 -all",
+		"v=spf1 a:x.test//129 -all",
+		"v=spf1 a:x.test/24x -all",
+		"v=spf1 mx:x.test/24/64 -all",
+	};
+	struct spf_check c;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(bad); i++) {
+		struct rr z[] = {
+			{ "bad.test", SPF_RR_TXT, bad[i] },
+			{ "n1.test", SPF_RR_A, "192.0.2.1" },
+		};
+
+		if (check(z, 2, "192.0.2.1", "bad.test", &c) != SPF_PERMERROR)
+			fail_msg("'%s' gave %s", bad[i],
+			    spf_result_name(c.result));
+		assert_non_null(strstr(c.reason, "syntax error"));
+	}
+}
+
 static void
 test_exists_macros(void **state)
 {
@@ -378,6 +409,7 @@ main(void)
 		cmocka_unit_test(test_lookup_limit),
 		cmocka_unit_test(test_two_records),
 		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_domain_then_bad_cidr),
 		cmocka_unit_test(test_exists_macros),
 	};
 
