@@ -5,6 +5,8 @@
 #   make test       unit + e2e tests, then again on an ASan+UBSan build
 #   make bench      figures as JSON lines
 #   make asan       build build/asan/rmail only
+#   make install    PREFIX=/usr/local DESTDIR= (binary, man pages, docs, unit)
+#   make deb        build/deb/rmail_VERSION_ARCH.deb with dpkg-deb
 
 VERSION	:= 0.1.0
 CC	?= cc
@@ -38,7 +40,7 @@ CMD_OBJ	:= $(CMD_SRC:%.c=$(OUT)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 BIN	?= $(if $(filter rel,$(BUILD)),rmail,$(OUT)/rmail)
 
-.PHONY: all asan deps run test unit e2e bench clean test-one
+.PHONY: all asan deps run test unit e2e bench clean test-one install deb
 all: $(BIN)
 
 $(OUT)/%.o: %.c
@@ -94,6 +96,62 @@ bench: deps
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_smtp.py
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_imap.py
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_relay.py
+
+# ---- install and package ----
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+DOCDIR	?= $(PREFIX)/share/doc/rmail
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+# The config path is compiled in (/etc/rmail/rmail.json, or -c): not PREFIX's.
+CONFDIR	:= /etc/rmail
+DOCS	:= README.md docs/config.md docs/operations.md
+
+install: rmail
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(CONFDIR)
+	install -m 0755 rmail $(DESTDIR)$(SBINDIR)/rmail
+	install -m 0644 packaging/man/rmail.8 $(DESTDIR)$(MANDIR)/man8/rmail.8
+	install -m 0644 packaging/man/rmail.json.5 $(DESTDIR)$(MANDIR)/man5/rmail.json.5
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/rmail.service.in \
+	    > $(DESTDIR)$(UNITDIR)/rmail.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/rmail.service
+	@# Never over a config someone made.
+	test -e $(DESTDIR)$(CONFDIR)/rmail.json || \
+	    install -m 0644 packaging/rmail.json.sample $(DESTDIR)$(CONFDIR)/rmail.json
+
+# A .deb from the tree with dpkg-deb alone (no debhelper): the Debian
+# layout, stripped binary, compressed man pages and changelog, md5sums.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB	:= build/deb/rmail_$(VERSION)_$(DEB_ARCH).deb
+DEB_ROOT := build/deb/root
+
+deb: $(DEB)
+
+$(DEB): rmail packaging/rmail.service.in packaging/rmail.json.sample \
+    packaging/debian/* packaging/man/* $(DOCS) Makefile
+	rm -rf $(DEB_ROOT) && mkdir -p $(DEB_ROOT)/DEBIAN
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) \
+	    PREFIX=/usr UNITDIR=/lib/systemd/system
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+	    $(DEB_ROOT)/usr/sbin/rmail
+	gzip -9n $(DEB_ROOT)/usr/share/man/man8/rmail.8 \
+	    $(DEB_ROOT)/usr/share/man/man5/rmail.json.5
+	install -m 0644 packaging/debian/copyright $(DEB_ROOT)/usr/share/doc/rmail/
+	printf 'rmail ($(VERSION)) unstable; urgency=medium\n\n  * Built from the rmail tree.\n\n -- rmail developers <rmail-dev@rmail.invalid>  %s\n' \
+	    "$$(date -R -d @$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)})" \
+	    | gzip -9n > $(DEB_ROOT)/usr/share/doc/rmail/changelog.Debian.gz
+	install -m 0644 packaging/debian/conffiles $(DEB_ROOT)/DEBIAN/
+	install -m 0755 packaging/debian/postinst packaging/debian/prerm \
+	    packaging/debian/postrm $(DEB_ROOT)/DEBIAN/
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' \
+	    -e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)|" \
+	    packaging/debian/control.in > $(DEB_ROOT)/DEBIAN/control
+	cd $(DEB_ROOT) && find . -type f ! -path './DEBIAN/*' ! -path './etc/*' \
+	    -printf '%P\0' | sort -z | xargs -0 md5sum > DEBIAN/md5sums
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
 
 clean:
 	rm -rf build rmail
