@@ -154,7 +154,8 @@ drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct server *srv = w->data;
 
 	(void)revents;
-	if (listeners_nconns(srv->listeners) == 0 && worker_pending(srv->env.worker) == 0)
+	if (listeners_nconns(srv->listeners) == 0 && worker_pending(srv->env.worker) == 0 &&
+	    (srv->env.queue == NULL || queue_remote_inflight(srv->env.queue) == 0))
 		ev_break(loop, EVBREAK_ALL);
 }
 
@@ -164,8 +165,9 @@ grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct server *srv = w->data;
 
 	(void)revents;
-	log_warn(NULL, 0, NULL, "event=shutdown msg=\"grace period over\" open=%zu",
-	    listeners_nconns(srv->listeners));
+	log_warn(NULL, 0, NULL, "event=shutdown msg=\"grace period over\" open=%zu "
+	    "relaying=%zu", listeners_nconns(srv->listeners), srv->env.queue != NULL ?
+	    queue_remote_inflight(srv->env.queue) : 0);
 	ev_break(loop, EVBREAK_ALL);
 }
 

@@ -950,6 +950,12 @@ queue_count(const struct queue *q)
 	return q->n;
 }
 
+size_t
+queue_remote_inflight(const struct queue *q)
+{
+	return q->ob != NULL ? outbound_jobs(q->ob) : 0;
+}
+
 /* --- submit ----------------------------------------------------------- */
 
 /* HELO text and the like, made safe for a JSON string and a log line. */

@@ -98,5 +98,8 @@ void	 queue_kick(struct queue *);
 /* Messages in the queue, including those waiting only for the relay
  * (for the log at shutdown and tests). */
 size_t	 queue_count(const struct queue *);
+/* Remote deliveries in progress (a stopping server waits for them, up to
+ * its grace period, rather than cut a transaction a remote is inside). */
+size_t	 queue_remote_inflight(const struct queue *);
 
 #endif

@@ -148,6 +148,9 @@ class Instance:
         # Tests of the relay point relay.dns_servers at their dnsmasq.
         cfg = self.load_config()
         cfg.setdefault("relay", {})["dns_servers"] = ["127.0.0.1:1"]
+        # Tests stop servers all the time: a short grace period (the
+        # default, 10 s, is for real transactions; tests of it set theirs).
+        cfg.setdefault("limits", {})["shutdown_grace_secs"] = 2
         self.save_config(cfg)
         # The certificate the config names, if it says.
         try:

@@ -19,7 +19,8 @@ port number at different loopback addresses (127.0.0.2, 127.0.0.3, ...).
 A sink that is not started is an address where nothing listens: the
 relay's connection is refused. Scripted replies: script_rcpt(addr, ...)
 and script_data(...) take replies used one per attempt, the last one
-repeating ("250 ..." means accept). Options: starttls=Cert (offer
+repeating ("250 ..." means accept). Options: data_delay=SECONDS (answer
+the end of DATA that late; sink.data_started is set when it arrives), starttls=Cert (offer
 STARTTLS), implicit_tls=Cert (TLS from the first byte), auth={user:
 password} (offer AUTH PLAIN/LOGIN after TLS), auth_required (MAIL needs
 AUTH first).
@@ -28,6 +29,7 @@ make_cert() runs `openssl req -x509` for a self-signed certificate (its
 own CA: the cert file is also the CA file a client can trust).
 """
 
+import asyncio
 import os
 import random
 import re
@@ -243,6 +245,9 @@ class _Handler:
         return "500 Error: (%s) %s" % (error.__class__.__name__, error)
 
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.data_delay:
+            self.sink.data_started.set()
+            await asyncio.sleep(self.sink.data_delay)
         reply = self.sink._next_reply(("DATA",))
         if reply.startswith("250"):
             tr = server.transport
@@ -262,8 +267,12 @@ class _Handler:
 class Sink:
     def __init__(self, addr, port, starttls=None, implicit_tls=None,
                  auth=None, auth_required=False, hostname=None,
-                 data_size_limit=None):
+                 data_size_limit=None, data_delay=0):
         self.addr = addr
+        # Seconds to wait before answering the end of DATA (a slow
+        # remote); data_started is set when a message's DATA is in.
+        self.data_delay = data_delay
+        self.data_started = threading.Event()
         self.port = port
         self.starttls = starttls
         self.implicit_tls = implicit_tls

@@ -22,6 +22,7 @@ import email.policy
 import os
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import struct
@@ -393,6 +394,26 @@ class RelayBase(unittest.TestCase):
 
 
 class Delivery(RelayBase):
+
+    def test_stop_waits_for_a_delivery_in_flight(self):
+        """SIGTERM while a remote is inside DATA: the server waits for its
+        answer (within the grace period) and records the delivery, so
+        the message is not sent a second time after the restart."""
+        sink = self.sink("dom1", data_delay=1.0 * SLOW)
+        self.inst.set_limits(shutdown_grace_secs=int(10 * SLOW))
+        self.inst.start()
+        self.submit(["user@dom1.test"], "in flight at stop")
+        self.assertTrue(sink.data_started.wait(10 * SLOW), self.diag())
+        self.inst.signal(signal.SIGTERM)
+        self.assertEqual(self.inst.wait(15 * SLOW), 0, self.inst.log())
+        log = self.inst.log()
+        self.assertNotIn("grace period over", log)
+        self.assertRegex(log, r"event=delivered id=\w+ to=user@dom1.test relay=")
+        self.assertEqual(len(sink.messages), 1)
+        self.inst.start()
+        self.assertEqual(self.inst.cli("queue", "list").stdout.strip(), "")
+        time.sleep(1.0 * SLOW)
+        self.assertEqual(len(sink.messages), 1, self.diag())
 
     def test_delivered_signed_over_starttls(self):
         # The DKIM key is this instance's (rmail init made it): its TXT
