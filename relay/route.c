@@ -47,7 +47,12 @@ valid_domain(const char *d)
 	return true;
 }
 
-/* A local part: printable, no blanks except inside a quoted string. */
+/*
+ * A local part: printable; outside a quoted string no blanks and none of
+ * RFC 5322's specials (a Dot-string is atext, RFC 5321 4.1.2), so that
+ * "@a:b@c" can never come out of a normalisation as a new source route
+ * and "a<b" or "a,b" never reach a header as an address.
+ */
 static bool
 valid_local(const char *l, size_t n)
 {
@@ -60,7 +65,7 @@ valid_local(const char *l, size_t n)
 
 		if (c < 0x20 || c == 0x7f)
 			return false;
-		if (c == ' ' && !quoted)
+		if (!quoted && (c == ' ' || strchr("()<>[]:;@\\,\"", c) != NULL))
 			return false;
 	}
 	return true;

@@ -102,6 +102,22 @@ test_normalize(void **state)
 	check_norm("@relay.test", NULL);
 	check_norm("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "@example.com", NULL);	/* 65-byte local part */
+	/* Found by tests/fuzz/fuzz_smtp_cmd (regress/smtp_cmd/
+	 * normalize-twice): a second source route came out as the local
+	 * part "@b:c", which a later normalisation stripped again. Specials
+	 * outside quotes are refused; inside quotes they stay. */
+	check_norm("@a.test:@b.test:c@example.com", NULL);
+	check_norm("@b.test:c@example.com", "c@example.com");
+	check_norm("a@b@example.com", NULL);
+	check_norm("a<b@example.com", NULL);
+	check_norm("a,b@example.com", NULL);
+	check_norm("a:b@example.com", NULL);
+	check_norm("a\\b@example.com", NULL);
+	check_norm("a\"b@example.com", NULL);
+	check_norm("(x)a@example.com", NULL);
+	check_norm("\"@a:b,c<d>\"@example.com", "\"@a:b,c<d>\"@example.com");
+	check_norm("first.last+tag!%&'*=?^_`{|}~-@Example.com",
+	    "first.last+tag!%&'*=?^_`{|}~-@example.com");
 }
 
 /* Resolve rcpt alone; the targets as "addr,addr" with R: for remote. */
