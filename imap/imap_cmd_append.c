@@ -142,7 +142,9 @@ imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		if (stored > 0)
 			(void)store_mbox_expunge_uids(mb, uids, stored);
 		imap_tagged(s, "NO [%s] APPEND failed: %s", imap_errno_code(e),
-		    e == EDQUOT ? "over quota" : "cannot store the message");
+		    e == EDQUOT ? "over quota" : e == ENOSPC ?
+		    "not enough disk space on the server" :
+		    "cannot store the message");
 	} else {
 		char *set = imap_uidset_str(uids, stored);
 

@@ -207,8 +207,20 @@ imap_parse_flags(const struct imap_arg *arg, struct store_mbox *mb,
 		}
 		if (errno == ENOENT)
 			continue;	/* not creating: matches nothing */
-		*why_r = errno == ENOSPC ? "[LIMIT] Too many keywords" :
-		    errno == EINVAL ? "Invalid keyword" : "Cannot add keyword";
+		/*
+		 * ENOSPC is also the disk's, when status.json cannot be
+		 * rewritten: only a full list is the client's limit. A
+		 * server-side failure is NO, never BAD.
+		 */
+		if (errno == ENOSPC &&
+		    store_mbox_keyword_count(mb) >= STORE_KW_MAX)
+			*why_r = "[LIMIT] Too many keywords";
+		else if (errno == EINVAL)
+			*why_r = "Invalid keyword";
+		else if (errno == ENOSPC || errno == EDQUOT)
+			*why_r = "[LIMIT] Not enough disk space to add a keyword";
+		else
+			*why_r = "[SERVERBUG] Cannot add keyword";
 		return -1;
 	}
 	return 0;

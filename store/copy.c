@@ -74,14 +74,16 @@ map_keywords(struct store_mbox *src, struct store_mbox *dst, int map[],
 			if ((name = store_mbox_keyword_name(src, bit)) == NULL)
 				map[bit] = -1;
 			else if ((map[bit] = store_mbox_keyword(dst, name,
-			    true)) == -1 && errno != ENOSPC) {
+			    true)) == -1 && (errno != ENOSPC ||
+			    store_mbox_keyword_count(dst) < STORE_KW_MAX)) {
 				err_printf(err, errlen, "%s: keyword %s: %s",
 				    dst->dir, name, strerror(errno));
 				map[bit] = -2;
 				return -1;
 			}
 			/*
-			 * ENOSPC: dst's list is full. RFC 3501 6.4.7 only
+			 * ENOSPC with dst's list full (not the disk: that
+			 * fails the copy). RFC 3501 6.4.7 only
 			 * says the flags SHOULD be kept, so the copy goes
 			 * without this keyword rather than failing.
 			 */
