@@ -105,16 +105,18 @@ DOCDIR	?= $(PREFIX)/share/doc/rmail
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 # The config path is compiled in (/etc/rmail/rmail.json, or -c): not PREFIX's.
 CONFDIR	:= /etc/rmail
-DOCS	:= README.md docs/config.md docs/operations.md
+DOCS	:= docs/config.md docs/operations.md
 
 install: rmail
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(CONFDIR)
 	install -m 0755 rmail $(DESTDIR)$(SBINDIR)/rmail
 	install -m 0644 packaging/man/rmail.8 $(DESTDIR)$(MANDIR)/man8/rmail.8
 	install -m 0644 packaging/man/rmail.json.5 $(DESTDIR)$(MANDIR)/man5/rmail.json.5
-	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	@# README's links into docs/ hold in the installed copy too.
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/docs/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/rmail.service.in \
 	    > $(DESTDIR)$(UNITDIR)/rmail.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/rmail.service
@@ -131,7 +133,7 @@ DEB_ROOT := build/deb/root
 deb: $(DEB)
 
 $(DEB): rmail packaging/rmail.service.in packaging/rmail.json.sample \
-    packaging/debian/* packaging/man/* $(DOCS) Makefile
+    packaging/debian/* packaging/man/* README.md $(DOCS) Makefile
 	rm -rf $(DEB_ROOT) && mkdir -p $(DEB_ROOT)/DEBIAN
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) \
 	    PREFIX=/usr UNITDIR=/lib/systemd/system

@@ -80,8 +80,8 @@ class Deb(unittest.TestCase):
             "./usr/share/man/man8/rmail.8.gz": "-rw-r--r--",
             "./usr/share/man/man5/rmail.json.5.gz": "-rw-r--r--",
             "./usr/share/doc/rmail/README.md": "-rw-r--r--",
-            "./usr/share/doc/rmail/config.md": "-rw-r--r--",
-            "./usr/share/doc/rmail/operations.md": "-rw-r--r--",
+            "./usr/share/doc/rmail/docs/config.md": "-rw-r--r--",
+            "./usr/share/doc/rmail/docs/operations.md": "-rw-r--r--",
             "./usr/share/doc/rmail/copyright": "-rw-r--r--",
             "./usr/share/doc/rmail/changelog.Debian.gz": "-rw-r--r--",
         }
@@ -293,7 +293,7 @@ class MakeInstall(unittest.TestCase):
         for p in ("opt/rmail/sbin/rmail", "opt/rmail/share/man/man8/rmail.8",
                   "opt/rmail/share/man/man5/rmail.json.5",
                   "opt/rmail/share/doc/rmail/README.md",
-                  "opt/rmail/share/doc/rmail/config.md",
+                  "opt/rmail/share/doc/rmail/docs/config.md",
                   "opt/rmail/lib/systemd/system/rmail.service"):
             self.assertTrue(os.path.isfile(os.path.join(dest, p)), p)
         self.assertTrue(os.access(os.path.join(dest, "opt/rmail/sbin/rmail"), os.X_OK))
