@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,6 +365,38 @@ int
 cmd_notify_server(const char *data_dir)
 {
 	return cmd_signal_server(data_dir, SIGHUP);
+}
+
+int
+cmd_drop_privileges(const struct conf *cf, char *err, size_t errlen)
+{
+	struct passwd *pw;
+
+	if ((geteuid() != 0 && getuid() != 0) || cf->user == NULL)
+		return 0;
+	if ((pw = getpwnam(cf->user)) == NULL) {
+		snprintf(err, errlen, "%s: user \"%s\" does not exist", cf->path,
+		    cf->user);
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, errlen, "%s: \"user\" %s is root; name an "
+		    "unprivileged account", cf->path, cf->user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		snprintf(err, errlen, "dropping privileges to %s: %s", cf->user,
+		    strerror(errno));
+		return -1;
+	}
+	/* All of it, for good: no way back to root, no id left over. */
+	if (setuid(0) != -1 || geteuid() != pw->pw_uid || getuid() != pw->pw_uid ||
+	    getegid() != pw->pw_gid || getgid() != pw->pw_gid) {
+		snprintf(err, errlen, "privilege drop to %s did not hold", cf->user);
+		return -1;
+	}
+	return 1;
 }
 
 pid_t

@@ -66,6 +66,13 @@ const char *cmd_sample_msg(const char *path);
 int	 cmd_load_runtime(const char *path, struct conf **conf_r,
 	    struct users **users_r, struct tls_ctx **tls_r, char *err,
 	    size_t errlen);
+/*
+ * Run as root with cf->user set: become that user for good (initgroups,
+ * setgid, setuid, checked), so what the command writes in the store is
+ * the server's. 1 when it did, 0 when there was nothing to do (not root,
+ * or no user), -1 with err set.
+ */
+int	 cmd_drop_privileges(const struct conf *cf, char *err, size_t errlen);
 /* The pid of the server running on data_dir (its rmail.pid names a live
  * rmail process), or 0. */
 pid_t	 cmd_server_pid(const char *data_dir);

@@ -160,7 +160,7 @@ cmd_deliver(int argc, char **argv)
 	struct conf *conf = NULL;
 	struct users *users = NULL;
 	const char **targets = NULL;
-	char *rcpt = NULL, *data = NULL, *msg = NULL, *hdr = NULL;
+	char *rcpt = NULL, *data = NULL, *msg = NULL, *hdr = NULL, derr[512];
 	size_t ntargets, len, msglen;
 	int rv = EX_TEMPFAIL;
 
@@ -175,6 +175,11 @@ cmd_deliver(int argc, char **argv)
 		return EX_TEMPFAIL;
 	if ((users = cmd_load_users(conf)) == NULL)
 		goto out;
+	/* Run by root (an MTA's pipe, a script): store as the server does. */
+	if (cmd_drop_privileges(conf, derr, sizeof(derr)) == -1) {
+		fprintf(stderr, "rmail: %s\n", derr);
+		goto out;
+	}
 
 	rcpt = xstrdup(pos[0]);
 	ascii_lower(rcpt);

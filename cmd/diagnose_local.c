@@ -207,10 +207,13 @@ diag_tls(struct diag *d, const struct conf *cf)
 	time_t now = time(NULL), nb, na;
 	bool self_signed;
 
-	certbot = xasprintf("certbot certonly --standalone -d %s, then set "
-	    "tls.cert to /etc/letsencrypt/live/%s/fullchain.pem and tls.key to "
-	    "/etc/letsencrypt/live/%s/privkey.pem and reload (kill -HUP)",
-	    cf->hostname, cf->hostname, cf->hostname);
+	/* Not certbot's own paths: the server (user rmail) cannot read
+	 * them. The deploy hook copies them where it can, at every renewal. */
+	certbot = xasprintf("certbot certonly --standalone -d %s --deploy-hook "
+	    "/etc/letsencrypt/renewal-hooks/deploy/rmail, with the hook from "
+	    "docs/operations.md (\"Certificates with certbot\"): it copies the "
+	    "certificate to %s and %s, readable by the server, and runs rmail "
+	    "reload", cf->hostname, cf->tls_cert, cf->tls_key);
 	if ((chain = diag_read_certs(cf->tls_cert, err, sizeof(err))) == NULL) {
 		diag_add(d, "tls.cert", DIAG_FAIL, certbot, "%s", err);
 		free(certbot);

@@ -32,8 +32,8 @@ cmd_import(int argc, char **argv)
 	struct users *users = NULL;
 	const struct user *u;
 	struct stat st;
-	char user_dir[PATH_MAX], err[1024], *addr = NULL, *sub;
-	int rv = 1;
+	char user_dir[PATH_MAX], err[1024], derr[512], *addr = NULL, *sub;
+	int rv = 1, dropped;
 
 	if (argc < 2)
 		cmd_usage_error("import", "missing source type (maildir)");
@@ -51,6 +51,11 @@ cmd_import(int argc, char **argv)
 		rv = 2;
 		goto out;
 	}
+	/* The imported files must be the server's, as its own would be. */
+	if ((dropped = cmd_drop_privileges(conf, derr, sizeof(derr))) == -1) {
+		fprintf(stderr, "rmail: %s\n", derr);
+		goto out;
+	}
 	addr = xstrdup(user);
 	ascii_lower(addr);
 	if ((u = users_find(users, addr)) == NULL) {
@@ -58,7 +63,11 @@ cmd_import(int argc, char **argv)
 		goto out;
 	}
 	if (stat(pos[0], &st) == -1) {
-		fprintf(stderr, "rmail: %s: %s\n", pos[0], strerror(errno));
+		fprintf(stderr, "rmail: %s: %s%s%s%s\n", pos[0], strerror(errno),
+		    dropped == 1 && errno == EACCES ? " (the import runs as " : "",
+		    dropped == 1 && errno == EACCES ? conf->user : "",
+		    dropped == 1 && errno == EACCES ? ", the server's user: let it "
+		    "read the Maildir)" : "");
 		goto out;
 	}
 	if (!S_ISDIR(st.st_mode)) {

@@ -193,12 +193,13 @@ records_zone(const struct conf *conf, const struct sockaddr_storage *ips,
 	    "and at the provider;\n;    many VPS providers block outbound 25 "
 	    "until asked\n");
 	add(&t, "; 2. a real certificate for %s, e.g.\n"
-	    ";      certbot certonly --standalone -d %s\n"
-	    ";    then set in %s:\n"
-	    ";      \"tls\": {\"cert\": \"/etc/letsencrypt/live/%s/fullchain.pem\",\n"
-	    ";              \"key\": \"/etc/letsencrypt/live/%s/privkey.pem\"}\n"
-	    ";    and reload the server (SIGHUP)\n", host, host,
-	    conf->path != NULL ? conf->path : "the config", host, host);
+	    ";      certbot certonly --standalone -d %s \\\n"
+	    ";          --deploy-hook /etc/letsencrypt/renewal-hooks/deploy/rmail\n"
+	    ";    with the deploy hook from docs/operations.md (\"Certificates\n"
+	    ";    with certbot\"): at every renewal it copies the certificate to\n"
+	    ";    %s and %s\n"
+	    ";    (readable by the server) and runs rmail reload\n", host, host,
+	    conf->tls_cert, conf->tls_key);
 	add(&t, "; 3. once the records are published: rmail diagnose%s%s\n",
 	    conf->path != NULL ? " -c " : "", conf->path != NULL ? conf->path : "");
 	return t.s;

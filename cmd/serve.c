@@ -259,7 +259,7 @@ loopback_only(const struct conf *cf)
 static int
 drop_privileges(const struct conf *cf)
 {
-	struct passwd *pw;
+	char err[512];
 
 	if (geteuid() != 0 && getuid() != 0)
 		return 0;
@@ -275,28 +275,12 @@ drop_privileges(const struct conf *cf)
 		    "writes \"user\": \"rmail\")\n", cf->path);
 		return -1;
 	}
-	if ((pw = getpwnam(cf->user)) == NULL) {
-		fprintf(stderr, "rmail: %s: user \"%s\" does not exist\n", cf->path, cf->user);
-		return -1;
-	}
-	if (pw->pw_uid == 0) {
-		fprintf(stderr, "rmail: %s: \"user\" %s is root; name an "
-		    "unprivileged account\n", cf->path, cf->user);
-		return -1;
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1) {
-		fprintf(stderr, "rmail: dropping privileges to %s: %s\n", cf->user,
-		    strerror(errno));
-		return -1;
-	}
-	if (setuid(0) != -1 || geteuid() != pw->pw_uid || getuid() != pw->pw_uid ||
-	    getegid() != pw->pw_gid || getgid() != pw->pw_gid) {
-		fprintf(stderr, "rmail: privilege drop to %s did not hold\n", cf->user);
+	if (cmd_drop_privileges(cf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "rmail: %s\n", err);
 		return -1;
 	}
 	log_info(NULL, 0, NULL, "event=privileges-dropped user=%s uid=%u",
-	    log_q(cf->user), (unsigned)pw->pw_uid);
+	    log_q(cf->user), (unsigned)getuid());
 	return 0;
 }
 

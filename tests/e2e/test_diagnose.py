@@ -22,11 +22,14 @@ LOCAL_CHECKS = re.compile(
     r"^(config|users|dkim\.key|data_dir|disk|tls\.\w+|listen\.\w+|queue)$")
 LINE = re.compile(r"^(PASS|INFO|SKIP|WARN|FAIL)  (\S+)  (.*)$")
 SERVICES = ("smtp", "submission", "submissions", "imap", "imaps")
-CERTBOT_FIX = (
-    "certbot certonly --standalone -d {h}, then set tls.cert to "
-    "/etc/letsencrypt/live/{h}/fullchain.pem and tls.key to "
-    "/etc/letsencrypt/live/{h}/privkey.pem and reload (kill -HUP)"
-).format(h=HOSTNAME)
+def certbot_fix(cert, key):
+    """diagnose's fix for a certificate to replace: certbot with the
+    deploy hook that copies it to the config's paths."""
+    return ("certbot certonly --standalone -d {h} --deploy-hook "
+            "/etc/letsencrypt/renewal-hooks/deploy/rmail, with the hook from "
+            "docs/operations.md (\"Certificates with certbot\"): it copies the "
+            "certificate to {c} and {k}, readable by the server, and runs "
+            "rmail reload").format(h=HOSTNAME, c=cert, k=key)
 
 
 def parse(text):
@@ -102,7 +105,8 @@ class Diagnose(unittest.TestCase):
             ("EXPIRY",),
             ("WARN", "tls.chain", "self-signed certificate (CN = %s): other "
              "servers and mail clients will not trust it" % HOSTNAME,
-             CERTBOT_FIX),
+             certbot_fix(os.path.join(i.etc, "tls", "fullchain.pem"),
+                         os.path.join(i.etc, "tls", "privkey.pem"))),
             ("PASS", "listen.smtp", "%s: 220 greeting" % addr("smtp"), None),
             ("PASS", "listen.submission", "%s: 220 greeting"
              % addr("submission"), None),
@@ -263,6 +267,9 @@ class Diagnose(unittest.TestCase):
             "tls.key": ("PASS", "tls.key", "%s matches the certificate" % key,
                         None),
             "tls.expiry": expiry,
+            "tls.chain": ("WARN", "tls.chain", "self-signed certificate (CN = "
+                          "%s): other servers and mail clients will not trust "
+                          "it" % HOSTNAME, certbot_fix(cert, key)),
         }
 
     def test_expired_certificate(self):
@@ -271,7 +278,7 @@ class Diagnose(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assert_local(r, self.cert_lines(cert, key, (
             "FAIL", "tls.expiry", "expired on 2020-02-01 00:00 UTC",
-            CERTBOT_FIX)))
+            certbot_fix(cert, key))))
 
     def test_certificate_expires_soon(self):
         now = time.time()
@@ -283,7 +290,7 @@ class Diagnose(unittest.TestCase):
         self.assert_local(r, self.cert_lines(cert, key, (
             "WARN", "tls.expiry", "expires in 5 days, on %s"
             % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(end)),
-            CERTBOT_FIX)))
+            certbot_fix(cert, key))))
 
     def not_running(self, taken=None):
         """Results for every listener of a stopped server; taken: the one

@@ -118,6 +118,36 @@ class PrivilegeDrop(unittest.TestCase):
         r = inst.cli("reload")
         self.assertEqual(r.returncode, 0, r.stderr + inst.log())
 
+    def test_deliver_and_import_as_root_write_the_users_files(self):
+        """`rmail deliver` (an MTA's pipe) and `rmail import` run by root
+        store files the server, running as the user, can rename and flag."""
+        inst, pw = self.inst, self.pw
+        r = inst.cli("deliver", ADMIN, input="Subject: via LDA\r\n\r\nhi\r\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        md = os.path.join(inst.dir, "Maildir")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, sub))
+        with open(os.path.join(md, "cur", "1700000000.1.host:2,S"), "w") as f:
+            f.write("Subject: imported\r\n\r\nold mail\r\n")
+        os.chmod(inst.dir, 0o755)
+        r = inst.cli("import", "maildir", md, "--user", ADMIN)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        owners = set()
+        for d, _, files in os.walk(os.path.join(inst.data_dir, "mail")):
+            for f in files + [""]:
+                st = os.lstat(os.path.join(d, f))
+                owners.add((st.st_uid, st.st_gid))
+        self.assertEqual(owners, {(pw.pw_uid, pw.pw_gid)})
+        # The server, as the user, flags and expunges them.
+        inst.start()
+        c = inst.imap4_ssl()
+        c.login(ADMIN, ADMIN_PASSWORD)
+        self.assertEqual(c.select("INBOX")[1], [b"2"])
+        self.assertEqual(c.store("1:*", "+FLAGS", "(\\Deleted)")[0], "OK")
+        self.assertEqual(c.expunge()[0], "OK")
+        self.assertEqual(c.select("INBOX")[1], [b"0"])
+        c.logout()
+
     def test_refuses_root_as_the_user(self):
         self.inst.edit_config(lambda c: c.update(user="root"))
         self.assert_refused("\"user\" root is root")
