@@ -7,6 +7,16 @@
  * (sniproxy's reactivate_watcher). Work that happens outside an I/O
  * callback (a worker finished, output queued from a timer) feeds the
  * watcher an EV_CUSTOM event, so all socket work funnels through the pump.
+ *
+ * Timeouts are deadlines for progress, not idle timers reset by every byte
+ * (which a client trickling a byte at a time, slowloris, would keep alive
+ * for ever): a complete line restarts the deadline; other bytes, raw input
+ * taken (literals, message data) or output the client accepted, only earn
+ * time at MIN_RATE, never past one full timeout from now (Postfix's
+ * per-record deadline and smtpd_min_data_rate). A second, absolute
+ * deadline (conn_set_deadline) bounds a whole phase, such as the login.
+ * The timer is re-armed lazily: progress only moves a timestamp, and the
+ * timer, when it fires early, sleeps again for what is left.
  */
 #include "core/conn.h"
 #include "core/buf.h"
@@ -29,9 +39,9 @@
 
 #define READ_CHUNK	16384
 #define READ_BUDGET	(256 * 1024)	/* per callback, for fairness */
-#define OUT_HIGH	(64 * 1024)	/* stop taking input above this */
 #define CLOSE_SECS	5.0		/* flush + linger bound */
 #define LINGER_SECS	2.0
+#define MIN_RATE	1024.0		/* bytes/s that earn time without a line */
 
 enum conn_state {
 	CS_HANDSHAKE,		/* TLS handshake running (implicit or STARTTLS) */
@@ -51,16 +61,20 @@ struct conn {
 	enum conn_state		 state;
 	struct buf		 in;	/* max = line_max */
 	struct buf		 out;	/* max = out_max */
+	size_t			 out_high;	/* back-pressure mark: stop taking
+					 * input and running steps at this */
 	unsigned		 refs;
-	unsigned		 timeout_secs;
+	unsigned		 timeout_secs;	/* deadline after progress; 0 none */
+	ev_tstamp		 active;	/* last progress (loop time) */
+	ev_tstamp		 limit_at;	/* absolute deadline; 0 none */
 	uint64_t		 consumed;	/* input bytes handed out, for progress */
 	bool			 paused;
 	bool			 skipping;	/* dropping the rest of a too-long line */
 	bool			 in_cb;		/* inside conn_pump */
 	bool			 eof;		/* peer finished sending */
 	bool			 read_more;	/* stopped reading with data left */
-	bool			 out_blocked;	/* input withheld: output over OUT_HIGH */
-	bool			 drain_wanted;	/* on_drain when below OUT_HIGH */
+	bool			 out_blocked;	/* input withheld: output over out_high */
+	bool			 drain_wanted;	/* on_drain when below out_high */
 	bool			 tls_want_write;	/* handshake/read needs writable */
 	bool			 tls_want_read;		/* handshake/write needs readable */
 	const struct conn_proto	*proto;
@@ -92,13 +106,80 @@ conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	conn_pump(w->data, revents);
 }
 
+/* The nearest deadline in loop time; 0: none. */
+static ev_tstamp
+conn_deadline(const struct conn *c)
+{
+	ev_tstamp d = 0;
+
+	if (c->timeout_secs > 0)
+		d = c->active + c->timeout_secs;
+	if (c->limit_at > 0 && (d == 0 || c->limit_at < d))
+		d = c->limit_at;
+	return d;
+}
+
+/* (Re)start the timer for the nearest deadline. */
+static void
+conn_arm(struct conn *c)
+{
+	ev_tstamp d = conn_deadline(c), left;
+
+	if (d == 0) {
+		ev_timer_stop(c->loop, &c->timer);
+		return;
+	}
+	left = d - ev_now(c->loop);
+	c->timer.repeat = left > 0.001 ? left : 0.001;
+	ev_timer_again(c->loop, &c->timer);
+}
+
+/* A complete line arrived: a full timeout again. */
+static void
+conn_progress(struct conn *c)
+{
+	c->active = ev_now(c->loop);
+}
+
+/* n bytes moved without completing a line: time at MIN_RATE, capped. */
+static void
+conn_credit(struct conn *c, size_t n)
+{
+	ev_tstamp now = ev_now(c->loop);
+
+	c->active += (ev_tstamp)n / MIN_RATE;
+	if (c->active > now)
+		c->active = now;
+}
+
+static void conn_final_close(struct conn *, bool abortive);
+
+/* Bytes the kernel holds for the peer: not sent yet, or not acknowledged. */
+static int
+conn_unsent(const struct conn *c)
+{
+	int n = 0;
+
+	if (ioctl(c->fd, TIOCOUTQ, &n) == -1)
+		return 0;
+	return n;
+}
+
 static void
 conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
+	ev_tstamp d;
 
-	(void)loop;
 	(void)revents;
+	if (c->state < CS_CLOSING) {
+		/* Progress since the timer was set moved the deadline. */
+		d = conn_deadline(c);
+		if (d == 0 || d - ev_now(loop) > 0.01) {
+			conn_arm(c);
+			return;
+		}
+	}
 	conn_ref(c);
 	switch (c->state) {
 	case CS_OPEN:
@@ -110,6 +191,10 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		break;
 	case CS_HANDSHAKE:
 		conn_close(c, CONN_CLOSE_ABORT, "tls handshake timeout");
+		break;
+	case CS_LINGER:
+		/* Everything we sent was taken: a plain close loses nothing. */
+		conn_final_close(c, conn_unsent(c) != 0);
 		break;
 	default:
 		conn_close(c, CONN_CLOSE_ABORT, "close timeout");
@@ -144,11 +229,21 @@ conn_new(struct ev_loop *loop, int fd, const struct sockaddr *peer,
 	net_ip_str(peer, c->ip);
 	buf_init(&c->in, o->line_max);
 	buf_init(&c->out, o->out_max);
+	/* Back-pressure starts where one more step of CONN_WRITE_STEP still
+	 * fits under the cap, so a client that reads slowly is held back,
+	 * never cut off; only output written past the mark can overflow. */
+	if (o->out_max >= 2 * CONN_WRITE_STEP)
+		c->out_high = CONN_WRITE_STEP;
+	else if (o->out_max > CONN_WRITE_STEP)
+		c->out_high = o->out_max - CONN_WRITE_STEP;
+	else
+		c->out_high = 1;	/* one step at a time, from empty */
 	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
 	c->io.data = c;
 	ev_init(&c->timer, conn_timer_cb);
 	c->timer.data = c;
 	c->timeout_secs = o->timeout_secs;
+	c->active = ev_now(loop);
 	if (o->tls != NULL && o->tls_client) {
 		c->ssl = tls_connect_new(o->tls, fd, o->tls_host);
 		c->state = CS_HANDSHAKE;
@@ -161,10 +256,7 @@ conn_new(struct ev_loop *loop, int fd, const struct sockaddr *peer,
 	ev_io_start(loop, &c->io);
 	if (c->state == CS_HANDSHAKE && o->tls_client)
 		ev_feed_event(loop, &c->io, EV_CUSTOM);	/* we speak first */
-	if (c->timeout_secs > 0) {
-		c->timer.repeat = c->timeout_secs;
-		ev_timer_again(loop, &c->timer);
-	}
+	conn_arm(c);
 	return c;
 }
 
@@ -282,7 +374,10 @@ conn_is_closing(const struct conn *c)
 /*
  * Write side done: send close_notify, shut down writing, and drain the
  * client's input until it closes, so unread input does not make the kernel
- * reset the connection before the client has read our last reply.
+ * reset the connection before the client has read our last reply. Output
+ * the client has not taken yet is waited for the same way: closed, the
+ * socket would be orphaned in the kernel with it, for minutes if the
+ * client never reads; when the linger time is up it is reset instead.
  */
 static void
 conn_linger(struct conn *c)
@@ -291,8 +386,9 @@ conn_linger(struct conn *c)
 
 	if (c->ssl != NULL)
 		tls_shutdown(c->ssl);
-	/* Nothing unread: closing now sends a plain FIN, no reset. */
-	if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread == 0) {
+	/* Nothing either way: closing now sends a plain FIN, no reset. */
+	if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread == 0 &&
+	    conn_unsent(c) == 0) {
 		conn_final_close(c, false);
 		return;
 	}
@@ -398,8 +494,6 @@ conn_fill(struct conn *c)
 		}
 		buf_commit(&c->in, got);
 		total += got;
-		if (c->timeout_secs > 0)
-			ev_timer_again(c->loop, &c->timer);
 	}
 	c->read_more = true;
 }
@@ -437,6 +531,7 @@ conn_flush(struct conn *c)
 			put = (size_t)n;
 		}
 		buf_consume(&c->out, put);
+		conn_credit(c, put);
 	}
 	buf_release(&c->out);
 }
@@ -449,7 +544,7 @@ conn_dispatch(struct conn *c)
 	    c->proto != NULL) {
 		uint64_t before = c->consumed;
 
-		if (c->out.len >= OUT_HIGH) {
+		if (c->out.len >= c->out_high) {
 			c->out_blocked = true;	/* resumed by conn_update */
 			break;
 		}
@@ -470,7 +565,7 @@ conn_update(struct conn *c)
 		ev = c->tls_want_write ? EV_WRITE : EV_READ;
 		break;
 	case CS_OPEN:
-		if (!buf_full(&c->in) && c->out.len < OUT_HIGH && !c->eof)
+		if (!buf_full(&c->in) && c->out.len < c->out_high && !c->eof)
 			ev |= EV_READ;
 		if (c->out.len > 0 || c->tls_want_write)
 			ev |= EV_WRITE;
@@ -487,7 +582,7 @@ conn_update(struct conn *c)
 	case CS_CLOSED:
 		return;
 	}
-	if (c->drain_wanted && c->out.len < OUT_HIGH)
+	if (c->drain_wanted && c->out.len < c->out_high)
 		ev |= EV_WRITE;	/* the pump runs on_drain */
 	if (ev != (c->io.events & (EV_READ | EV_WRITE))) {
 		ev_io_stop(c->loop, &c->io);
@@ -497,7 +592,7 @@ conn_update(struct conn *c)
 	if (c->read_more && (ev & EV_READ))
 		ev_feed_event(c->loop, &c->io, EV_READ);
 	/* Output drained below the mark: run the commands still buffered. */
-	if (c->out_blocked && c->out.len < OUT_HIGH && c->state == CS_OPEN) {
+	if (c->out_blocked && c->out.len < c->out_high && c->state == CS_OPEN) {
 		c->out_blocked = false;
 		if (c->in.len > 0)
 			ev_feed_event(c->loop, &c->io, EV_CUSTOM);
@@ -527,7 +622,7 @@ conn_pump(struct conn *c, int revents)
 		 * one step per loop iteration so other connections get
 		 * their turn in between. */
 		if (c->state == CS_OPEN && c->drain_wanted &&
-		    c->out.len < OUT_HIGH && c->proto != NULL &&
+		    c->out.len < c->out_high && c->proto != NULL &&
 		    c->proto->on_drain != NULL) {
 			c->drain_wanted = false;
 			drained = true;
@@ -565,7 +660,7 @@ conn_pump(struct conn *c, int revents)
 static bool
 conn_output_high(struct conn *c)
 {
-	if (c->out.len < OUT_HIGH)
+	if (c->out.len < c->out_high)
 		return false;
 	c->out_blocked = true;
 	return true;
@@ -574,7 +669,7 @@ conn_output_high(struct conn *c)
 bool
 conn_output_high_water(const struct conn *c)
 {
-	return c->out.len >= OUT_HIGH;
+	return c->out.len >= c->out_high;
 }
 
 void
@@ -596,10 +691,12 @@ conn_line(struct conn *c, char **line_r, size_t *len_r, bool *crlf_r)
 	while (c->skipping) {
 		if ((n = buf_find_lf(&c->in)) == -1) {
 			c->consumed += c->in.len;
+			conn_credit(c, c->in.len);
 			buf_consume(&c->in, c->in.len);
 			return CONN_LINE_MORE;
 		}
 		c->consumed += (size_t)n;
+		conn_progress(c);
 		buf_consume(&c->in, (size_t)n);
 		c->skipping = false;
 	}
@@ -607,12 +704,14 @@ conn_line(struct conn *c, char **line_r, size_t *len_r, bool *crlf_r)
 		if (!buf_full(&c->in))
 			return CONN_LINE_MORE;
 		c->consumed += c->in.len;
+		conn_credit(c, c->in.len);
 		buf_consume(&c->in, c->in.len);
 		c->skipping = true;
 		return CONN_LINE_TOOLONG;
 	}
 	p = (char *)buf_head(&c->in);
 	c->consumed += (size_t)n;
+	conn_progress(c);
 	buf_consume(&c->in, (size_t)n);
 	/* The bytes stay in place until the next read into the buffer. */
 	n--;			/* drop LF */
@@ -634,6 +733,12 @@ conn_take(struct conn *c, const uint8_t **p_r, size_t max)
 		return 0;
 	*p_r = buf_head(&c->in);
 	c->consumed += n;
+	/* Protocols that split lines themselves (SMTP) or read a literal:
+	 * a line end among the bytes is a complete line. */
+	if (memchr(*p_r, '\n', n) != NULL)
+		conn_progress(c);
+	else
+		conn_credit(c, n);
 	buf_consume(&c->in, n);
 	return n;
 }
@@ -720,12 +825,16 @@ conn_set_timeout(struct conn *c, unsigned secs)
 	c->timeout_secs = secs;
 	if (c->state >= CS_CLOSING)
 		return;
-	if (secs == 0) {
-		ev_timer_stop(c->loop, &c->timer);
-		return;
-	}
-	c->timer.repeat = secs;
-	ev_timer_again(c->loop, &c->timer);
+	conn_progress(c);
+	conn_arm(c);
+}
+
+void
+conn_set_deadline(struct conn *c, unsigned secs)
+{
+	c->limit_at = secs > 0 ? ev_now(c->loop) + secs : 0;
+	if (c->state < CS_CLOSING)
+		conn_arm(c);
 }
 
 static void

@@ -1,7 +1,7 @@
 /*
  * conn: one client connection on the loop: a non-blocking socket, optional
  * TLS (implicit or STARTTLS), a capped input buffer read as CRLF lines or
- * raw bytes, an output buffer with back-pressure, an idle timer, and
+ * raw bytes, an output buffer with back-pressure, progress deadlines, and
  * orderly or abortive close.
  *
  * The protocol supplies a conn_proto. Callbacks run on the loop thread;
@@ -27,7 +27,8 @@ struct conn_proto {
 	 * while paused, closing, output is over the high-water mark, or a
 	 * STARTTLS switch is under way. */
 	void	(*on_data)(struct conn *, void *ctx);
-	/* The idle timer fired. NULL: the conn is closed abortively. */
+	/* A deadline passed (conn_opts.timeout_secs or conn_set_deadline).
+	 * NULL: the conn is closed abortively. */
 	void	(*on_timeout)(struct conn *, void *ctx);
 	/* A TLS handshake (implicit or STARTTLS) completed. May be NULL. */
 	void	(*on_tls_ready)(struct conn *, void *ctx);
@@ -61,8 +62,13 @@ enum conn_close_how {
 
 struct conn_opts {
 	size_t		 line_max;	/* input buffer cap: longest line incl. CRLF */
-	size_t		 out_max;	/* output hard cap; past it the conn aborts */
-	unsigned	 timeout_secs;	/* idle timeout; 0 none */
+	size_t		 out_max;	/* output hard cap; past it the conn aborts
+					 * (at least CONN_WRITE_STEP) */
+	/* Deadline for progress; 0 none. A complete input line restarts it;
+	 * other input taken and output sent earn time at a minimum data
+	 * rate, up to timeout_secs from now; bytes that arrive without
+	 * completing a line earn nothing (slowloris). */
+	unsigned	 timeout_secs;
 	struct tls_ctx	*tls;		/* non-NULL: implicit TLS handshake first */
 	/* With tls: we connected out (relay), so run the client side of the
 	 * handshake at once; tls_host is the SNI and the name verified
@@ -102,15 +108,24 @@ int		 conn_printf(struct conn *, const char *fmt, ...)
 int		 conn_reply(struct conn *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 size_t		 conn_output_pending(const struct conn *);
-/* True when output is over the high-water mark: stop writing, ask for
- * on_drain with conn_want_drain(). */
+/*
+ * True when output is over the high-water mark: stop writing, ask for
+ * on_drain with conn_want_drain(). A protocol that writes at most
+ * CONN_WRITE_STEP bytes while this is false never passes out_max, however
+ * slowly the client reads; input (commands) is withheld above the mark.
+ */
+#define CONN_WRITE_STEP	(64 * 1024)
 bool		 conn_output_high_water(const struct conn *);
 /* Call on_drain once, when output is below the mark (at once if it is). */
 void		 conn_want_drain(struct conn *);
 
 /* Stop or resume calling on_data (e.g. while a password is checked). */
 void		 conn_pause(struct conn *, bool paused);
+/* Change timeout_secs (see conn_opts) and restart it from now. */
 void		 conn_set_timeout(struct conn *, unsigned secs);
+/* An absolute deadline secs from now, whatever the progress (e.g. the
+ * whole login phase); 0 removes it. */
+void		 conn_set_deadline(struct conn *, unsigned secs);
 
 /*
  * Switch to TLS: buffered and further plaintext input is discarded
