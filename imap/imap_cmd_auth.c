@@ -71,6 +71,7 @@ auth_done(bool ok, const char *address, void *arg)
 			s->state = IMAP_ST_AUTH;
 			s->user = xstrdup(address);
 			s->user_dir = xstrdup(dir);
+			conn_set_deadline(c, 0);	/* the login phase's */
 			conn_set_timeout(c,
 			    s->srv->env->conf->limits.imap_timeout_secs);
 			log_info(s->srv->ls.name, conn_id(c), conn_ip(c),

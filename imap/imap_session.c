@@ -504,7 +504,9 @@ imap_on_timeout(struct conn *c, void *ctx)
 {
 	struct imap_session *s = ctx;
 
-	imap_untagged(s, "BYE Autologout; idle for too long");
+	imap_untagged(s, s->state == IMAP_ST_NOTAUTH ?
+	    "BYE Autologout; not logged in in time" :
+	    "BYE Autologout; idle for too long");
 	conn_close(c, CONN_CLOSE_FLUSH, "timeout");
 }
 
@@ -551,7 +553,10 @@ imap_session_open(struct conn *c, struct imap_server *srv)
 	s->srv = srv;
 	s->conn = c;
 	conn_set_proto(c, &imap_proto, s);
+	/* login_timeout_secs bounds each command and, so a client cannot
+	 * hold a connection without logging in, the whole login phase. */
 	conn_set_timeout(c, srv->env->conf->limits.login_timeout_secs);
+	conn_set_deadline(c, srv->env->conf->limits.login_timeout_secs);
 	imap_untagged(s, "OK [CAPABILITY %s] %s rmail ready",
 	    imap_capabilities(s), srv->env->conf->hostname);
 }
