@@ -729,7 +729,8 @@ conn_take(struct conn *c, const uint8_t **p_r, size_t max)
 {
 	size_t n = c->in.len < max ? c->in.len : max;
 
-	if (c->state != CS_OPEN || conn_output_high(c))
+	/* n == 0 first: an empty buffer may have no storage to point at. */
+	if (n == 0 || c->state != CS_OPEN || conn_output_high(c))
 		return 0;
 	*p_r = buf_head(&c->in);
 	c->consumed += n;
