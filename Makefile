@@ -96,6 +96,7 @@ bench: deps
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_smtp.py
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_imap.py
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_relay.py
+	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_reliability.py
 
 # ---- install and package ----
 PREFIX	?= /usr/local

@@ -799,6 +799,13 @@ file_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+/* Ids sort by time (the alphabet is in ASCII order). */
+static int
+ent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct qent *)a)->id, ((const struct qent *)b)->id);
+}
+
 /*
  * Walk env/ (add every envelope with its message to the schedule, due at
  * once) and, at start, msg/ (drop messages without an envelope: a crash
@@ -869,6 +876,13 @@ scan(struct queue *q, bool at_start)
 	}
 	free(envdir);
 	free(msgdir);
+	/*
+	 * Oldest first, as before the restart: readdir's order is the file
+	 * system's. A message a crash cut mid-delivery then comes before
+	 * later ones can push its key out of the mailbox's window of recent
+	 * keys (store_mbox_append_once), which would deliver it twice.
+	 */
+	qsort(q->v, q->n, sizeof(*q->v), ent_cmp);
 }
 
 struct queue *

@@ -425,6 +425,52 @@ test_crash_no_duplicate(void **state)
 	queue_msgenv_clear(&e);
 }
 
+/*
+ * After a restart the queue delivers oldest first, as it did before:
+ * readdir's order is the file system's. It matters after a crash: the
+ * message a crash cut mid-delivery must come before hundreds of later
+ * ones push its key out of the mailbox's duplicate window.
+ */
+static void
+test_restart_delivers_oldest_first(void **state)
+{
+	struct fix		*f = *state;
+	struct route_target	 t = { .addr = (char *)ALICE, .local = true };
+	struct route_list	 rl = { &t, 1 };
+	struct queue_envelope	 qe = {
+		.mail_from = SENDER, .targets = &rl, .client_ip = "192.0.2.1",
+		.helo = "client",
+	};
+	struct store_mbox	*mb;
+	char			 id[QUEUE_ID_MAX], msg[128], err[512], *dir, *got;
+	size_t			 len;
+	const size_t		 n = 24;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(msg, sizeof(msg), "Subject: %zu\r\n\r\nmessage %zu\r\n", i, i);
+		if (queue_submit(f->env.queue, &qe, msg, strlen(msg), id, err,
+		    sizeof(err)) == -1)
+			fail_msg("queue_submit: %s", err);
+	}
+	restart(f);
+	spin(f);
+	dir = user_dir(f, "alice");
+	mb = store_mbox_open(dir, "INBOX", err, sizeof(err));
+	free(dir);
+	assert_non_null(mb);
+	assert_int_equal(store_mbox_count(mb), n);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(msg, sizeof(msg), "\r\nmessage %zu\r\n", i);
+		got = store_mbox_read(mb, store_mbox_at(mb, i)->uid, &len);
+		assert_non_null(got);
+		if (strstr(got, msg) == NULL)
+			fail_msg("uid %u holds %s, want message %zu",
+			    (unsigned)store_mbox_at(mb, i)->uid, got, i);
+		free(got);
+	}
+	store_mbox_close(&mb);
+}
+
 static void
 test_over_quota_deferred(void **state)
 {
@@ -725,6 +771,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_crash_no_duplicate, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_restart_delivers_oldest_first,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_over_quota_deferred, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_vanished_user_fails, setup,
