@@ -4,6 +4,7 @@
 #   make run        build, create ./run (dev instance) once, serve in the foreground
 #   make test       unit + e2e tests, then again on an ASan+UBSan build
 #   make bench      figures as JSON lines
+#   make fuzz       libFuzzer targets (build/fuzz); make fuzz-smoke runs each briefly
 #   make asan       build build/asan/rmail only
 #   make install    PREFIX=/usr/local DESTDIR= (binary, man pages, docs, unit)
 #   make deb        build/deb/rmail_VERSION_ARCH.deb with dpkg-deb
@@ -80,7 +81,8 @@ test-one: $(BIN) $(UNIT_BIN)
 test: deps
 	@$(MAKE) --no-print-directory BUILD=rel test-one
 	@$(MAKE) --no-print-directory BUILD=asan test-one
-	@echo "make test: all suites passed (rel and asan)"
+	@$(MAKE) --no-print-directory -j$$(nproc) fuzz-smoke FUZZ_SECS=10
+	@echo "make test: all suites passed (rel, asan, fuzz smoke)"
 
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
@@ -97,6 +99,7 @@ bench: deps
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_imap.py
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_relay.py
 	@RMAIL_BIN=$(abspath rmail) /usr/bin/python3 tests/bench/bench_reliability.py
+	@$(MAKE) --no-print-directory -s fuzz-smoke FUZZ_SECS=30
 
 # ---- install and package ----
 PREFIX	?= /usr/local
