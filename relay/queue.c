@@ -882,7 +882,8 @@ scan(struct queue *q, bool at_start)
 	 * later ones can push its key out of the mailbox's window of recent
 	 * keys (store_mbox_append_once), which would deliver it twice.
 	 */
-	qsort(q->v, q->n, sizeof(*q->v), ent_cmp);
+	if (q->n > 1)
+		qsort(q->v, q->n, sizeof(*q->v), ent_cmp);
 }
 
 struct queue *
