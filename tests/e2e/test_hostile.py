@@ -674,6 +674,10 @@ class FloodOneAddress(HostileTest):
 
         # Another address is let in while the flood holds its slots.
         other = crowd.open([self.OTHER_IP])
+        # Its greeting first: the script's first reply must not be it.
+        crowd.wait(lambda: b"\r\n" in other[0].buf or other[0].closed,
+                   10 * harness.SLOW)
+        self.assertTrue(other[0].buf.startswith(ok), other[0].buf)
         crowd.run_scripts(other, SMTP_SCRIPT if service == "smtp"
                           else IMAP_SCRIPT, 10 * harness.SLOW)
         # The flood's own served connections still work.
