@@ -30,9 +30,7 @@
 
 #include <errno.h>
 #include <ev.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
