@@ -19,7 +19,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 now() { date +%s.%N; }
-total=0 failed=0 t0=$(now)
+total=0 failed=0 findings=0 t0=$(now)
 for name in "$@"; do
 	bin=$out/fuzz_$name
 	log=$out/logs/$name.log
@@ -58,8 +58,9 @@ for name in "$@"; do
 		grep -E 'ERROR|SUMMARY|invariant|runtime error|Test unit written' "$log" | head -n 20 >&2
 	fi
 	total=$((total + execs))
+	findings=$((findings + crashes))
 done
 el=$(echo "$(now) $t0" | awk '{ printf "%.1f", $1 - $2 }')
-printf '{"bench":"fuzz","target":"total","execs":%s,"secs":%s,"targets":%s,"failed":%s}\n' \
-    "$total" "$el" "$#" "$failed"
+printf '{"bench":"fuzz","target":"total","execs":%s,"secs":%s,"targets":%s,"failed":%s,"sanitizer_findings":%s}\n' \
+    "$total" "$el" "$#" "$failed" "$findings"
 [ "$failed" -eq 0 ]
