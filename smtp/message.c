@@ -283,5 +283,6 @@ smtp_message_end(struct smtp_session *s, bool bare)
 	    conn_tls_version(s->conn) != NULL ? conn_tls_version(s->conn) : "no",
 	    conn_tls_version(s->conn) != NULL ? conn_tls_cipher(s->conn) : "-");
 	smtp_reply(s, "250 2.0.0 Ok: queued as %s", id);
+	s->junk = 0;	/* a client that delivers is not idling */
 	smtp_txn_reset(s);
 }

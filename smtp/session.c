@@ -420,19 +420,30 @@ cmd_rcpt(struct smtp_session *s, char *args)
 	smtp_reply(s, "250 2.1.5 Recipient OK");
 }
 
+/* The reply to a command that does nothing: past SMTP_MAX_JUNK of them
+ * since the last accepted message, each counts as an error. */
+static void
+junk_reply(struct smtp_session *s, const char *reply)
+{
+	if (++s->junk > SMTP_MAX_JUNK)
+		smtp_error(s, "%s", reply);
+	else
+		smtp_reply(s, "%s", reply);
+}
+
 static void
 cmd_rset(struct smtp_session *s, char *args)
 {
 	(void)args;
 	smtp_txn_reset(s);
-	smtp_reply(s, "250 2.0.0 OK");
+	junk_reply(s, "250 2.0.0 OK");
 }
 
 static void
 cmd_noop(struct smtp_session *s, char *args)
 {
 	(void)args;
-	smtp_reply(s, "250 2.0.0 OK");
+	junk_reply(s, "250 2.0.0 OK");
 }
 
 static void
@@ -448,14 +459,14 @@ cmd_vrfy(struct smtp_session *s, char *args)
 {
 	(void)args;
 	/* RFC 5321 3.5.3: no user enumeration. */
-	smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
+	junk_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
 }
 
 static void
 cmd_help(struct smtp_session *s, char *args)
 {
 	(void)args;
-	smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
+	junk_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH");
 }
 
 static const struct smtp_cmd smtp_cmds[] = {

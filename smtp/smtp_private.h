@@ -24,6 +24,10 @@
 struct conn;
 
 #define SMTP_MAX_ERRORS		10	/* bad commands before 421 */
+/* NOOP, RSET, VRFY and HELP a session may send between accepted messages
+ * before each further one counts as an error (Postfix's junk limit): a
+ * client cannot hold a connection for ever with commands that do nothing. */
+#define SMTP_MAX_JUNK		100
 #define SMTP_MAX_RCPTS		100	/* RCPT accepted per message (452 4.5.3) */
 #define SMTP_HELO_MAX		255	/* HELO/EHLO argument kept (longer: 501) */
 #define SMTP_HEADROOM		2048	/* room before the body for added headers */
@@ -101,6 +105,7 @@ struct smtp_session {
 	struct buf		 in;	/* command bytes; input taken past a message end */
 	bool			 skipping;	/* dropping the rest of a too-long line */
 	unsigned		 errors;	/* 5xx replies; 421 at SMTP_MAX_ERRORS */
+	unsigned		 junk;		/* see SMTP_MAX_JUNK */
 	bool			 esmtp;		/* EHLO rather than HELO */
 	bool			 stopping;	/* server stop: goodbye after this transaction */
 	char			*helo;

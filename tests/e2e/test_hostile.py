@@ -567,9 +567,10 @@ class NonReader(HostileTest):
         s.connect(("127.0.0.1", inst.ports["smtp"]))
         s.setblocking(False)
         before = rss_kib(inst.pid)
-        # 12 MB of commands, 28 MB of replies: more than every kernel
-        # buffer on the way holds.
-        cmds = b"NOOP\r\n" * 2000000
+        # 12 MB of commands, over 100 MB of replies: more than every
+        # kernel buffer on the way holds. EHLO, not NOOP: a hundred NOOPs
+        # would end the session by the junk-command limit instead.
+        cmds = b"EHLO pipeline.test\r\n" * 600000
         sent = 0
         end = time.monotonic() + 3 * harness.SLOW
         while sent < len(cmds) and time.monotonic() < end:

@@ -226,6 +226,40 @@ class ErrorLimit(ServerTest):
         self.assertTrue(closed)
 
 
+class JunkLimit(ServerTest):
+    """Commands that do nothing cannot hold a session for ever: after 100
+    (NOOP, RSET, VRFY, HELP) each counts as an error, and ten errors end
+    it. A client that delivers mail starts afresh with each message."""
+
+    def test_idle_commands_end_the_session(self):
+        c, _ = greet(self, self.inst, "smtp")
+        cmds = ("NOOP", "RSET", "VRFY someone", "HELP")
+        for i in range(100):
+            r = c.smtp_cmd(cmds[i % 4])
+            self.assertTrue(r[-1][:3] in ("250", "252", "214"), (i, r))
+        for i in range(9):
+            self.assertEqual(c.smtp_cmd("NOOP"), ["250 2.0.0 OK"])
+        c.sendline("NOOP")
+        self.assertEqual(c.smtp_reply(), ["250 2.0.0 OK"])
+        r = c.smtp_reply()
+        self.assertTrue(r[0].startswith("421 4.7.0"), r)
+        _, closed = c.read_until_closed(timeout=5 * harness.SLOW)
+        self.assertTrue(closed)
+
+    def test_delivering_client_is_not_junk(self):
+        # smtplib-style: RSET and NOOP around each of 60 messages.
+        c, _ = greet(self, self.inst, "smtp")
+        for i in range(60):
+            for cmd in ("RSET", "NOOP"):
+                self.assertEqual(c.smtp_cmd(cmd), ["250 2.0.0 OK"], i)
+            c.smtp_cmd("MAIL FROM:<far@remote.test>")
+            c.smtp_cmd("RCPT TO:<admin@%s>" % DOMAIN)
+            self.assertTrue(c.smtp_cmd("DATA")[0].startswith("354"))
+            r = c.smtp_cmd("Subject: %d\r\n\r\nhi\r\n." % i)
+            self.assertTrue(r[0].startswith("250 2.0.0 Ok: queued"), (i, r))
+        self.assertEqual(c.smtp_cmd("QUIT")[0][:3], "221")
+
+
 class Utf8(SharedServerTest):
 
     def test_non_ascii_addresses(self):
