@@ -59,6 +59,8 @@ struct listeners {
 	struct tls_ctx	*tls;
 	ev_timer	 resume;	/* restarts accepting after EMFILE */
 	struct ipcount	*iptab[IPTAB_SIZE];
+	ev_tstamp	 refused_at;	/* last event=refused line */
+	unsigned	 refused_quiet;	/* refusals not logged since */
 };
 
 static void
@@ -144,14 +146,23 @@ on_conn_closed(struct conn *c, void *arg)
 static void
 refuse(struct lsock *s, int fd, const char *ip, bool per_ip)
 {
+	struct listeners *ls = s->ls;
 	const char *reply = NULL;
 
 	if (!s->svc->implicit_tls && s->svc->busy != NULL)
 		reply = s->svc->busy(s->svc->arg, per_ip);
 	if (reply != NULL)
 		(void)send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
-	log_info(s->svc->name, 0, ip, "event=refused reason=%s",
-	    per_ip ? "per-ip-limit" : "connection-limit");
+	/* A flood must not flood the log too: at most a line a second, which
+	 * counts the refusals it stood for. */
+	if (ev_now(ls->loop) - ls->refused_at >= 1.0) {
+		log_info(s->svc->name, 0, ip, "event=refused reason=%s "
+		    "unlogged_before=%u", per_ip ? "per-ip-limit" :
+		    "connection-limit", ls->refused_quiet);
+		ls->refused_at = ev_now(ls->loop);
+		ls->refused_quiet = 0;
+	} else
+		ls->refused_quiet++;
 	/* Orderly FIN after the reply; the client has sent nothing yet. */
 	shutdown(fd, SHUT_WR);
 	close(fd);

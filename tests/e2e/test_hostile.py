@@ -658,6 +658,7 @@ class FloodOneAddress(HostileTest):
     OTHER_IP = "127.0.3.2"
 
     def flood(self, service, ok, refusal, noop):
+        t0 = time.monotonic()
         crowd = Crowd(self.inst.ports[service])
         self.addCleanup(crowd.close)
         conns = crowd.open([self.FLOOD_IP] * self.NFLOOD)
@@ -704,6 +705,12 @@ class FloodOneAddress(HostileTest):
             else:
                 self.assertTrue(c.buf.startswith(refusal), c.buf)
                 time.sleep(0.05)
+
+        # Over 200 refusals, but the log is not flooded: a line a second
+        # at most, counting the refusals it stands for.
+        lines = [l for l in self.inst.log().splitlines() if "event=refused" in l]
+        self.assertTrue(lines)
+        self.assertLessEqual(len(lines), int(time.monotonic() - t0) + 2, lines)
 
     def test_smtp(self):
         self.flood("smtp", b"220 ", b"421 4.7.0 ",
