@@ -578,6 +578,8 @@ class NonReader(HostileTest):
                 sent += s.send(cmds[sent:sent + 65536])
             except BlockingIOError:
                 time.sleep(0.05)
+            except (ConnectionResetError, BrokenPipeError):
+                break       # cut off already (a slow build's clock)
         self.assertLess(sent, len(cmds), "the server kept reading "
                         "commands whose replies were not read")
         token = uuid.uuid4().hex
