@@ -217,7 +217,7 @@ smtp_on_hangup(struct conn *c, void *ctx)
 	struct smtp_session *s = ctx;
 
 	(void)c;
-	if (s->state >= SMTP_ST_MAIL || s->input != SMTP_IN_CMD)
+	if (in_transaction(s))
 		log_info(s->srv->ls.name, conn_id(s->conn), conn_ip(s->conn),
 		    "event=aborted reason=\"client closed during transaction\"");
 	smtp_auth_cancel(s);
